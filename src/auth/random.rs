@@ -1,0 +1,18 @@
+//! Random tokens from the operating system's CSPRNG.
+
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+
+/// `bytes` random bytes as lowercase hex.
+pub fn hex_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// A password for generated accounts: 24 characters from an unambiguous alphabet.
+pub fn password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut buf = [0u8; 24];
+    OsRng.fill_bytes(&mut buf);
+    buf.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+}

@@ -1,0 +1,165 @@
+//! Authentication of configuration API clients against web-service accounts:
+//! HTTP Digest (what XiVO clients send) and Basic.
+//!
+//! Requests stay cheap: Digest needs only the stored HA1; a Basic password is checked
+//! against its argon2 hash once, then remembered as a keyed SHA-256 for as long as the
+//! account is unchanged.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+
+use super::digest::{self, DigestFailure, NonceRegistry};
+use super::{password, random};
+use crate::domain::webservice_user::{REALM, WebserviceUser};
+use crate::store::{Store, StoreError};
+
+/// How long an account read from the store is trusted before it is read again.
+const ACCOUNT_TTL: Duration = Duration::from_secs(2);
+const MAX_CACHED: usize = 10_000;
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No or bad credentials.
+    Denied { stale: bool },
+    /// The account could not be read.
+    Unavailable,
+}
+
+pub struct WebserviceAuth {
+    store: Arc<dyn Store>,
+    nonces: NonceRegistry,
+    cache_key: String,
+    accounts: Mutex<HashMap<String, (Instant, Option<WebserviceUser>)>>,
+    verified_basic: Mutex<HashSet<[u8; 32]>>,
+    flights: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl WebserviceAuth {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            nonces: NonceRegistry::default(),
+            cache_key: random::hex_token(32),
+            accounts: Mutex::default(),
+            verified_basic: Mutex::default(),
+            flights: Mutex::default(),
+        }
+    }
+
+    /// The `WWW-Authenticate` value of a 401 answer.
+    pub fn challenge(&self, stale: bool) -> String {
+        let nonce = self.nonces.issue();
+        let stale = if stale { ", stale=true" } else { "" };
+        format!("Digest realm=\"{REALM}\", nonce=\"{nonce}\", qop=\"auth\", algorithm=MD5{stale}")
+    }
+
+    /// Authenticates a request from its method, target (path and query) and `Authorization` header.
+    pub async fn authenticate(
+        &self,
+        method: &str,
+        target: &str,
+        authorization: Option<&str>,
+    ) -> Result<String, AuthFailure> {
+        let denied = AuthFailure::Denied { stale: false };
+        let header = authorization.ok_or(denied)?;
+        let (scheme, rest) = header.trim().split_once(' ').ok_or(denied)?;
+        if scheme.eq_ignore_ascii_case("digest") {
+            let params = digest::parse(rest).ok_or(denied)?;
+            let account = self.account(&params.username).await?.ok_or(denied)?;
+            return match self.nonces.verify(&params, REALM, method, target, &account.digest_ha1) {
+                Ok(()) => Ok(account.username),
+                Err(DigestFailure::Stale) => Err(AuthFailure::Denied { stale: true }),
+                Err(DigestFailure::Invalid) => Err(denied),
+            };
+        }
+        if scheme.eq_ignore_ascii_case("basic") {
+            let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).map_err(|_| denied)?;
+            let text = String::from_utf8(decoded).map_err(|_| denied)?;
+            let (username, password) = text.split_once(':').ok_or(denied)?;
+            let account = self.account(username).await?.ok_or(denied)?;
+            let fingerprint = self.fingerprint(&account.password_hash, password);
+            if self.lock_verified().contains(&fingerprint) {
+                return Ok(account.username);
+            }
+            // One verification per credential at a time: a burst of clients sharing an account
+            // waits for the first check instead of each running argon2.
+            let flight = self.in_flight(fingerprint);
+            let _turn = flight.lock().await;
+            if self.lock_verified().contains(&fingerprint) {
+                return Ok(account.username);
+            }
+            let valid = password::verify_blocking(account.password_hash.clone(), password.to_string()).await;
+            self.lock_flights().remove(&fingerprint);
+            if !valid {
+                return Err(denied);
+            }
+            let mut verified = self.lock_verified();
+            if verified.len() >= MAX_CACHED {
+                verified.clear();
+            }
+            verified.insert(fingerprint);
+            return Ok(account.username);
+        }
+        Err(denied)
+    }
+
+    fn lock_flights(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>> {
+        self.flights.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn in_flight(&self, fingerprint: [u8; 32]) -> Arc<tokio::sync::Mutex<()>> {
+        self.lock_flights().entry(fingerprint).or_default().clone()
+    }
+
+    fn lock_verified(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
+        self.verified_basic.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn fingerprint(&self, phc: &str, password: &str) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        for part in [self.cache_key.as_str(), phc, password] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+        hasher.finalize().into()
+    }
+
+    async fn account(&self, username: &str) -> Result<Option<WebserviceUser>, AuthFailure> {
+        {
+            let accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((read, account)) = accounts.get(username)
+                && read.elapsed() < ACCOUNT_TTL
+            {
+                return Ok(account.clone());
+            }
+        }
+        let account = match self.store.get_webservice_user(username).await {
+            Ok(account) => Some(account),
+            Err(StoreError::NotFound) => None,
+            Err(err) => {
+                tracing::error!(error = %err, "reading a web-service account failed");
+                return Err(AuthFailure::Unavailable);
+            }
+        };
+        let mut accounts = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        if accounts.len() >= MAX_CACHED {
+            accounts.clear();
+        }
+        accounts.insert(username.to_string(), (Instant::now(), account.clone()));
+        Ok(account)
+    }
+}
+
+/// Builds a web-service account (argon2 hash and Digest HA1) for `username`.
+pub fn new_account(username: &str, password: &str) -> WebserviceUser {
+    WebserviceUser {
+        username: username.to_string(),
+        password_hash: password::hash(password),
+        digest_ha1: digest::ha1(username, REALM, password),
+    }
+}

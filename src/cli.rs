@@ -1,0 +1,279 @@
+//! The `ctid` command line.
+
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::app::presence::PresenceSettings;
+use crate::app::webservice_users;
+use crate::config::{DatabaseUrl, Secret};
+use crate::http::server::{Listeners, TlsFiles, shutdown_signal};
+use crate::http::{AppState, build_router, openapi};
+use crate::store;
+
+#[derive(Debug, Parser)]
+#[command(name = "ctid", version, about = "CTI server: XiVO configuration API and ICWS presence API")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct DatabaseArgs {
+    /// Database URL: sqlite://PATH (created if missing) or postgres://USER:PASSWORD@HOST/DB.
+    #[arg(long, env = "CTID_DATABASE", default_value = "sqlite://ctid.db")]
+    database: DatabaseUrl,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on; repeat or separate with commas for several.
+    #[arg(long, env = "CTID_LISTEN", value_delimiter = ',', default_value = "127.0.0.1:8018")]
+    listen: Vec<SocketAddr>,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// PEM certificate chain: serve HTTPS.
+    #[arg(long, env = "CTID_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long, env = "CTID_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Server name shown to ICWS clients; default the host name.
+    #[arg(long, env = "CTID_SERVER_NAME")]
+    server_name: Option<String>,
+    /// Peers whose X-Forwarded-Proto and X-Forwarded-Host headers are trusted.
+    #[arg(long, env = "CTID_TRUSTED_PROXY", value_delimiter = ',')]
+    trusted_proxy: Vec<IpAddr>,
+    /// Password of the `admin` web-service user created on first start.
+    #[arg(long = "admin-password", env = "CTID_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<Secret>,
+    /// Seconds of inactivity after which a presence session ends.
+    #[arg(long, env = "CTID_SESSION_IDLE_TIMEOUT", default_value_t = 300)]
+    session_idle_timeout: u64,
+    /// Most messages queued for one presence session; beyond, it gets a fresh snapshot.
+    #[arg(long, env = "CTID_SESSION_QUEUE_LIMIT", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    session_queue_limit: u64,
+    /// Log format on stderr.
+    #[arg(long, env = "CTID_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve(Box<ServeArgs>),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Manage the web-service users of the configuration API.
+    #[command(name = "webservice-user", subcommand)]
+    WebserviceUser(WebserviceUserCommand),
+    /// Manage users in bulk.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Import users from a CSV file with a header line (`-` reads standard input): all or none.
+    /// Columns: firstname (required), lastname, username, password, cti_profile_id, caller_id,
+    /// outgoing_caller_id, music_on_hold, mobile_phone_number, userfield, timezone, language,
+    /// description, preprocess_subroutine.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WebserviceUserCommand {
+    /// Add a user; without a password, one is generated and printed.
+    Add {
+        name: String,
+        #[arg(long, env = "CTID_WEBSERVICE_PASSWORD", hide_env_values = true)]
+        password: Option<Secret>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Remove a user.
+    Remove {
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List the users.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("ctid: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("ctid: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::Serve(args) => serve(*args).await,
+        Command::Migrate(db) => {
+            init_tracing(LogFormat::Text);
+            let store = open(&db.database).await?;
+            store.close().await;
+            eprintln!("ctid: migrations applied to {}", db.database);
+            Ok(())
+        }
+        Command::WebserviceUser(command) => webservice_user(command).await,
+        Command::User(UserCommand::Import { file, database }) => {
+            let store = open(&database.database).await?;
+            let result = if file.as_os_str() == "-" {
+                crate::app::import::import_csv(store.as_ref(), std::io::stdin().lock()).await
+            } else {
+                match std::fs::File::open(&file) {
+                    Ok(input) => crate::app::import::import_csv(store.as_ref(), input).await,
+                    Err(err) => Err(crate::app::import::ImportError::Read(format!("{}: {err}", file.display()))),
+                }
+            };
+            store.close().await;
+            let count = result.map_err(|e| e.to_string())?;
+            write_stdout(&format!("imported {count} users\n"))
+        }
+        Command::Openapi => write_stdout(&openapi::document()),
+    }
+}
+
+fn write_stdout(text: &str) -> Result<(), String> {
+    std::io::stdout().lock().write_all(text.as_bytes()).map_err(|e| e.to_string())
+}
+
+async fn open(url: &DatabaseUrl) -> Result<std::sync::Arc<dyn store::Store>, String> {
+    store::open(url).await.map_err(|e| format!("cannot open the database {url}: {e}"))
+}
+
+async fn webservice_user(command: WebserviceUserCommand) -> Result<(), String> {
+    match command {
+        WebserviceUserCommand::Add { name, password, database } => {
+            let store = open(&database.database).await?;
+            let generated = password.is_none().then(crate::auth::random::password);
+            let chosen = password.as_ref().map(Secret::expose).or(generated.as_deref()).unwrap_or_default();
+            let result = webservice_users::add(store.as_ref(), &name, chosen).await;
+            store.close().await;
+            result.map_err(|e| e.to_string())?;
+            match generated {
+                Some(password) => write_stdout(&format!("web-service user {name} added with password {password}\n")),
+                None => write_stdout(&format!("web-service user {name} added\n")),
+            }
+        }
+        WebserviceUserCommand::Remove { name, database } => {
+            let store = open(&database.database).await?;
+            let result = webservice_users::remove(store.as_ref(), &name).await;
+            store.close().await;
+            result.map_err(|e| e.to_string())?;
+            write_stdout(&format!("web-service user {name} removed\n"))
+        }
+        WebserviceUserCommand::List { database } => {
+            let store = open(&database.database).await?;
+            let result = webservice_users::list(store.as_ref()).await;
+            store.close().await;
+            let names = result.map_err(|e| e.to_string())?;
+            write_stdout(&names.iter().map(|n| format!("{n}\n")).collect::<String>())
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CTID_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "ctid".to_string())
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    init_tracing(args.log_format);
+    tracing::info!(database = %args.database.database, "opening the store");
+    let store = open(&args.database.database).await?;
+    let admin_password = args.admin_password.as_ref().map(Secret::expose).filter(|p| !p.is_empty());
+    match webservice_users::bootstrap_admin(store.as_ref(), admin_password).await {
+        Ok(Some(generated)) => eprintln!("ctid: created web-service user admin with password {generated}"),
+        Ok(None) => {}
+        Err(err) => return Err(format!("cannot create the admin web-service user: {err}")),
+    }
+    let tls = match (args.tls_cert, args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+        _ => None,
+    };
+    let listeners = Listeners::bind(&args.listen, tls.as_ref())
+        .await
+        .map_err(|e| format!("cannot listen on {:?}: {e}", args.listen))?;
+    let scheme = if listeners.is_tls() { "https" } else { "http" };
+    for addr in listeners.local_addrs().map_err(|e| e.to_string())? {
+        eprintln!("ctid: listening on {addr} ({scheme})");
+    }
+    let server_name = args.server_name.unwrap_or_else(host_name);
+    let presence = PresenceSettings {
+        idle_timeout: std::time::Duration::from_secs(args.session_idle_timeout),
+        queue_limit: usize::try_from(args.session_queue_limit).unwrap_or(usize::MAX),
+        server_name,
+    };
+    let state = AppState::new(store.clone(), args.trusted_proxy, presence);
+    let sweeper = tokio::spawn(sweep_sessions(state.presence.clone()));
+    let presence = state.presence.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        presence.shutting_down();
+    };
+    let result = listeners.serve(build_router(state), shutdown).await;
+    sweeper.abort();
+    store.close().await;
+    tracing::info!("stopped");
+    result.map_err(|e| format!("server error: {e}"))
+}
+
+/// Ends idle presence sessions every few seconds.
+async fn sweep_sessions(presence: std::sync::Arc<crate::app::presence::Presence>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        let ended = presence.sweep().await;
+        if ended > 0 {
+            tracing::info!(ended, "idle presence sessions ended");
+        }
+    }
+}

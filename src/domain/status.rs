@@ -1,0 +1,258 @@
+//! The catalog of status messages a user can be set to.
+
+use super::validation::{MAX_TEXT_LEN, ValidationError};
+
+/// One status of the catalog, with every attribute ICWS clients read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusMessage {
+    pub status_id: String,
+    pub message_text: String,
+    pub icon_uri: String,
+    pub group_tag: String,
+    pub can_have_date: bool,
+    pub can_have_time: bool,
+    pub can_have_forward_number: bool,
+    pub is_do_not_disturb_status: bool,
+    pub is_selectable_status: bool,
+    pub is_persistent_status: bool,
+    pub is_forward_status: bool,
+    pub is_after_call_work_status: bool,
+    pub is_acd_status: bool,
+    pub is_allow_follow_up_status: bool,
+    pub system_id: String,
+    /// Shipped with ctid: editable, never deletable.
+    pub built_in: bool,
+}
+
+/// Longest status id accepted.
+pub const MAX_STATUS_ID_LEN: usize = 64;
+
+/// Icons ctid serves under `/icws/status-icons/`, one per well-known group tag.
+pub const ICON_GROUPS: [&str; 5] = ["available", "break", "training", "followup", "unavailable"];
+
+/// The server-relative icon path for a group tag (a generic icon for other groups).
+pub fn default_icon_uri(group_tag: &str) -> String {
+    let group = group_tag.to_ascii_lowercase();
+    let name = if ICON_GROUPS.contains(&group.as_str()) { group.as_str() } else { "status" };
+    format!("/icws/status-icons/{name}.png")
+}
+
+impl StatusMessage {
+    fn builtin(status_id: &str, group_tag: &str) -> Self {
+        Self {
+            status_id: status_id.into(),
+            message_text: status_id.into(),
+            icon_uri: default_icon_uri(group_tag),
+            group_tag: group_tag.into(),
+            can_have_date: false,
+            can_have_time: false,
+            can_have_forward_number: false,
+            is_do_not_disturb_status: false,
+            is_selectable_status: true,
+            is_persistent_status: false,
+            is_forward_status: false,
+            is_after_call_work_status: false,
+            is_acd_status: false,
+            is_allow_follow_up_status: false,
+            system_id: status_id.into(),
+            built_in: true,
+        }
+    }
+}
+
+/// The catalog of a fresh database, in display order.
+pub fn defaults() -> Vec<StatusMessage> {
+    let base = StatusMessage::builtin;
+    let dnd = |id| StatusMessage { is_do_not_disturb_status: true, ..base(id, "UNAVAILABLE") };
+    let dated = |id| StatusMessage {
+        can_have_date: true,
+        can_have_time: true,
+        is_persistent_status: true,
+        ..base(id, "UNAVAILABLE")
+    };
+    vec![
+        StatusMessage { is_acd_status: true, is_allow_follow_up_status: true, ..base("Available", "AVAILABLE") },
+        base("Available, No ACD", "AVAILABLE"),
+        StatusMessage {
+            can_have_forward_number: true,
+            is_forward_status: true,
+            ..base("Available, Forward", "AVAILABLE")
+        },
+        base("Away from desk", "BREAK"),
+        base("At Lunch", "BREAK"),
+        base("At a training session", "TRAINING"),
+        StatusMessage {
+            is_after_call_work_status: true,
+            is_allow_follow_up_status: true,
+            ..base("Follow Up", "FOLLOWUP")
+        },
+        dnd("Do Not disturb"),
+        dnd("In a meeting"),
+        dated("Gone Home"),
+        dated("On Vacation"),
+        dated("Out of the office"),
+        dated("Out of Town"),
+        StatusMessage {
+            is_selectable_status: false,
+            is_acd_status: true,
+            ..base("AcdAgentNotAnswering", "UNAVAILABLE")
+        },
+    ]
+}
+
+/// The members a client sent; `Some(None)` is an explicit `null`.
+#[derive(Debug, Clone, Default)]
+pub struct StatusMessageChanges {
+    pub status_id: Option<Option<String>>,
+    pub message_text: Option<Option<String>>,
+    pub icon_uri: Option<Option<String>>,
+    pub group_tag: Option<Option<String>>,
+    pub system_id: Option<Option<String>>,
+    /// Boolean attributes by their snake_case name; `None` restores the default.
+    pub flags: Vec<(&'static str, Option<bool>)>,
+}
+
+/// Names of the boolean attributes, as the configuration API spells them.
+pub const FLAG_NAMES: [&str; 11] = [
+    "can_have_date",
+    "can_have_time",
+    "can_have_forward_number",
+    "is_do_not_disturb_status",
+    "is_selectable_status",
+    "is_persistent_status",
+    "is_forward_status",
+    "is_after_call_work_status",
+    "is_acd_status",
+    "is_allow_follow_up_status",
+    "built_in",
+];
+
+impl StatusMessage {
+    fn flag_mut(&mut self, name: &str) -> Option<&mut bool> {
+        Some(match name {
+            "can_have_date" => &mut self.can_have_date,
+            "can_have_time" => &mut self.can_have_time,
+            "can_have_forward_number" => &mut self.can_have_forward_number,
+            "is_do_not_disturb_status" => &mut self.is_do_not_disturb_status,
+            "is_selectable_status" => &mut self.is_selectable_status,
+            "is_persistent_status" => &mut self.is_persistent_status,
+            "is_forward_status" => &mut self.is_forward_status,
+            "is_after_call_work_status" => &mut self.is_after_call_work_status,
+            "is_acd_status" => &mut self.is_acd_status,
+            "is_allow_follow_up_status" => &mut self.is_allow_follow_up_status,
+            _ => return None,
+        })
+    }
+}
+
+/// Is `id` acceptable as a status id (it appears in URL paths)?
+pub fn valid_status_id(id: &str) -> bool {
+    !id.trim().is_empty() && id.chars().count() <= MAX_STATUS_ID_LEN && !id.chars().any(|c| c.is_control() || c == '/')
+}
+
+/// Validates a new catalog entry; `status_id`, `message_text` and `group_tag` are required.
+pub fn validate_new(changes: StatusMessageChanges) -> Result<StatusMessage, ValidationError> {
+    let missing: Vec<String> =
+        [("status_id", &changes.status_id), ("message_text", &changes.message_text), ("group_tag", &changes.group_tag)]
+            .into_iter()
+            .filter(|(_, v)| !matches!(v, Some(Some(_))))
+            .map(|(name, _)| name.to_string())
+            .collect();
+    if !missing.is_empty() {
+        return Err(ValidationError::Missing(missing));
+    }
+    let group = changes.group_tag.clone().flatten().unwrap_or_default();
+    let id = changes.status_id.clone().flatten().unwrap_or_default();
+    let mut base = StatusMessage::builtin(&id, &group);
+    base.built_in = false;
+    validate_edit(&base, changes)
+}
+
+/// Validates an edit of `existing`. The status id cannot change.
+pub fn validate_edit(
+    existing: &StatusMessage,
+    changes: StatusMessageChanges,
+) -> Result<StatusMessage, ValidationError> {
+    let mut out = existing.clone();
+    let mut invalid = Vec::new();
+    if let Some(Some(id)) = &changes.status_id
+        && id != &existing.status_id
+        && !existing.status_id.is_empty()
+    {
+        invalid.push("status_id cannot be changed".to_string());
+    }
+    for (name, change, slot) in [
+        ("message_text", changes.message_text, &mut out.message_text),
+        ("group_tag", changes.group_tag, &mut out.group_tag),
+    ] {
+        match change {
+            Some(None) => return Err(ValidationError::Missing(vec![name.into()])),
+            Some(Some(value)) => *slot = value,
+            None => {}
+        }
+    }
+    if let Some(icon) = changes.icon_uri {
+        out.icon_uri = icon.unwrap_or_else(|| default_icon_uri(&out.group_tag));
+    }
+    if let Some(system_id) = changes.system_id {
+        out.system_id = system_id.unwrap_or_else(|| out.status_id.clone());
+    }
+    for (name, value) in changes.flags {
+        if name == "built_in" {
+            if value.is_some_and(|v| v != existing.built_in) {
+                invalid.push("built_in is read-only".to_string());
+            }
+            continue;
+        }
+        let default = name == "is_selectable_status";
+        if let Some(slot) = out.flag_mut(name) {
+            *slot = value.unwrap_or(default);
+        }
+    }
+    if !valid_status_id(&out.status_id) {
+        invalid.push("status_id".into());
+    }
+    for (name, value) in [
+        ("message_text", &out.message_text),
+        ("group_tag", &out.group_tag),
+        ("icon_uri", &out.icon_uri),
+        ("system_id", &out.system_id),
+    ] {
+        if value.trim().is_empty() || value.chars().count() > MAX_TEXT_LEN || value.chars().any(char::is_control) {
+            invalid.push(name.to_string());
+        }
+    }
+    if out.is_forward_status && !out.can_have_forward_number {
+        invalid.push("a forward status must have can_have_forward_number".to_string());
+    }
+    if invalid.is_empty() { Ok(out) } else { Err(ValidationError::Invalid(invalid)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_catalog_has_fourteen_statuses_with_exact_spelling() {
+        let ids: Vec<_> = defaults().into_iter().map(|s| s.status_id).collect();
+        assert_eq!(ids.len(), 14);
+        assert_eq!(ids[0], "Available");
+        assert!(ids.contains(&"Do Not disturb".to_string()));
+        assert!(ids.contains(&"Available, No ACD".to_string()));
+        let acd = defaults().into_iter().find(|s| s.status_id == "AcdAgentNotAnswering").expect("present");
+        assert!(!acd.is_selectable_status);
+    }
+
+    #[test]
+    fn new_status_needs_id_text_and_group() {
+        let err = validate_new(StatusMessageChanges::default()).expect_err("missing");
+        assert_eq!(err.to_string(), "Missing parameters: status_id,message_text,group_tag");
+    }
+
+    #[test]
+    fn status_id_cannot_be_renamed() {
+        let available = defaults().remove(0);
+        let changes = StatusMessageChanges { status_id: Some(Some("Other".into())), ..Default::default() };
+        assert!(validate_edit(&available, changes).is_err());
+    }
+}

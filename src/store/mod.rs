@@ -1,0 +1,109 @@
+//! Persistence: one trait, one implementation per database backend.
+//! Dialect SQL stays inside each backend's module.
+
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::config::DatabaseUrl;
+use crate::domain::cti_profile::{CtiProfile, CtiProfileFields};
+use crate::domain::listing::UserListQuery;
+use crate::domain::presence::UserStatus;
+use crate::domain::status::StatusMessage;
+use crate::domain::user::{User, UserFields};
+use crate::domain::webservice_user::WebserviceUser;
+
+pub use sqlite::SqliteStore;
+
+/// A uniqueness or reference rule the store refused to break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    UsernameTaken,
+    ProfileNameTaken,
+    ProfileInUse,
+    ProfileMissing,
+    StatusIdTaken,
+    WebserviceUserTaken,
+    /// A conditional write found the row no longer in the expected state.
+    StateChanged,
+    /// Row `n` (from 0) of a bulk import has a username already taken.
+    UsernameTakenAt(usize),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+    #[error("database error: {0}")]
+    Backend(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Unsupported(&'static str),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One row of a bulk import, validated and with its password hashed.
+#[derive(Debug, Clone)]
+pub struct ImportedUser {
+    pub fields: UserFields,
+    pub password_hash: Option<String>,
+    pub cti_profile_id: Option<i64>,
+}
+
+/// The whole persistent state of ctid.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn list_users(&self, query: &UserListQuery) -> StoreResult<(u64, Vec<User>)>;
+    async fn get_user(&self, id: i64) -> StoreResult<User>;
+    /// The user with this username (case-insensitive) and its password hash.
+    async fn find_user_login(&self, username: &str) -> StoreResult<(User, Option<String>)>;
+    /// Creates the user with its initial presence (`Available` since `now`).
+    async fn create_user(&self, fields: &UserFields, password_hash: Option<&str>, now: i64) -> StoreResult<User>;
+    /// Creates many users in one transaction: all or none.
+    async fn import_users(&self, rows: &[ImportedUser], now: i64) -> StoreResult<usize>;
+    /// Saves `fields`; a `password_hash` replaces the stored one, `None` keeps it.
+    async fn update_user(&self, id: i64, fields: &UserFields, password_hash: Option<&str>) -> StoreResult<()>;
+    async fn delete_user(&self, id: i64) -> StoreResult<()>;
+    /// Sets the user's profile; `expect_none` makes it fail with `StateChanged` if one is set.
+    async fn set_user_cti_profile(&self, user_id: i64, profile: Option<i64>, expect_none: bool) -> StoreResult<()>;
+
+    async fn get_user_status(&self, user_id: i64) -> StoreResult<UserStatus>;
+    /// Commits a user's presence; `NotFound` if the user is gone.
+    async fn save_user_status(&self, status: &UserStatus) -> StoreResult<()>;
+
+    async fn list_cti_profiles(&self) -> StoreResult<Vec<CtiProfile>>;
+    async fn get_cti_profile(&self, id: i64) -> StoreResult<CtiProfile>;
+    async fn create_cti_profile(&self, fields: &CtiProfileFields) -> StoreResult<CtiProfile>;
+    async fn update_cti_profile(&self, id: i64, fields: &CtiProfileFields) -> StoreResult<()>;
+    async fn delete_cti_profile(&self, id: i64) -> StoreResult<()>;
+
+    /// The catalog in display order.
+    async fn list_status_messages(&self) -> StoreResult<Vec<StatusMessage>>;
+    async fn create_status_message(&self, status: &StatusMessage) -> StoreResult<()>;
+    async fn update_status_message(&self, status: &StatusMessage) -> StoreResult<()>;
+    async fn delete_status_message(&self, status_id: &str) -> StoreResult<()>;
+
+    async fn list_webservice_users(&self) -> StoreResult<Vec<WebserviceUser>>;
+    async fn get_webservice_user(&self, username: &str) -> StoreResult<WebserviceUser>;
+    async fn add_webservice_user(&self, user: &WebserviceUser) -> StoreResult<()>;
+    async fn remove_webservice_user(&self, username: &str) -> StoreResult<()>;
+
+    /// Flushes and closes the connections.
+    async fn close(&self);
+}
+
+/// Opens the store named by `url`, runs its migrations and seeds a fresh database.
+pub async fn open(url: &DatabaseUrl) -> StoreResult<Arc<dyn Store>> {
+    match url {
+        DatabaseUrl::Sqlite { path } => Ok(Arc::new(SqliteStore::open(path).await?)),
+        DatabaseUrl::Postgres { .. } => Err(StoreError::Unsupported("the PostgreSQL backend is not available yet")),
+    }
+}
