@@ -1,0 +1,393 @@
+//! Presence messaging: subscriptions, fan-out of changes to subscribed sessions, snapshots,
+//! and the end of sessions. Fan-out work is proportional to the subscribers of what changed.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::presence::{Presence, PresenceError, PresenceResult};
+use crate::domain::user::User;
+use crate::presence::mailbox::Kind;
+use crate::presence::sessions::Session;
+use crate::presence::wire;
+
+/// Most users one subscription may name.
+pub const MAX_SUBSCRIBED_USERS: usize = 10_000;
+
+/// Who is subscribed to what: session ids by subscribed user, and catalog subscribers.
+#[derive(Debug, Default)]
+pub struct Index {
+    statuses: HashMap<i64, HashSet<String>>,
+    /// The last representation published for each subscribed user, to send only what changed.
+    published: HashMap<i64, serde_json::Value>,
+    access: HashMap<i64, HashSet<String>>,
+    catalog: HashSet<String>,
+}
+
+impl Index {
+    /// Removes a session from the status subscribers of `users`, forgetting the last
+    /// representation of users nobody follows any more.
+    fn unindex_statuses(&mut self, users: &[i64], session_id: &str) {
+        unindex(&mut self.statuses, users, session_id);
+        for user in users {
+            if !self.statuses.contains_key(user) {
+                self.published.remove(user);
+            }
+        }
+    }
+}
+
+fn unindex(map: &mut HashMap<i64, HashSet<String>>, users: &[i64], session_id: &str) {
+    for user in users {
+        if let Some(ids) = map.get_mut(user) {
+            ids.remove(session_id);
+            if ids.is_empty() {
+                map.remove(user);
+            }
+        }
+    }
+}
+
+/// Why a session ends on the server's initiative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    Idle,
+    UserRemoved,
+    ProfileRemoved,
+}
+
+impl EndReason {
+    fn text(self) -> &'static str {
+        match self {
+            Self::Idle => "the session was idle for too long",
+            Self::UserRemoved => "the user was deleted",
+            Self::ProfileRemoved => "the user's CTI profile was removed",
+        }
+    }
+}
+
+impl Presence {
+    fn index_mut(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Resolves usernames to viewable users, in order, without duplicates.
+    async fn viewable_users(&self, session: &Session, usernames: &[String]) -> PresenceResult<Vec<User>> {
+        let mut users: Vec<User> = Vec::with_capacity(usernames.len());
+        for name in usernames {
+            let (user, _) = self.viewable(session, name).await?;
+            if !users.iter().any(|u| u.id == user.id) {
+                users.push(user);
+            }
+        }
+        Ok(users)
+    }
+
+    /// Replaces the session's user-status subscription; a full snapshot follows.
+    pub async fn subscribe_statuses(
+        &self,
+        session: &Arc<Session>,
+        usernames: &[String],
+        properties: Option<Vec<String>>,
+    ) -> PresenceResult<()> {
+        let users = self.viewable_users(session, usernames).await?;
+        let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+        self.remember_published(&users).await;
+        let slot = {
+            let mut index = self.index_mut();
+            let mut subscriptions = session.subscriptions();
+            for id in &ids {
+                index.statuses.entry(*id).or_default().insert(session.id.clone());
+            }
+            let dropped: Vec<i64> = subscriptions.statuses.iter().filter(|u| !ids.contains(u)).copied().collect();
+            index.unindex_statuses(&dropped, &session.id);
+            subscriptions.statuses = ids;
+            subscriptions.properties = properties;
+            session.mailbox.reserve_snapshot()
+        };
+        let snapshot = self.snapshot(session).await;
+        session.mailbox.fill(slot, snapshot.map(Into::into));
+        Ok(())
+    }
+
+    /// Records the current representation of users nobody subscribed to yet, before a new
+    /// subscriber is indexed: its first delta then compares with what its snapshot showed.
+    async fn remember_published(&self, users: &[User]) {
+        let missing: Vec<User> = {
+            let index = self.index();
+            users.iter().filter(|u| !index.published.contains_key(&u.id)).cloned().collect()
+        };
+        for user in missing {
+            let id = user.id;
+            // Under the user's lock: no change of this user is being published meanwhile.
+            let _guard = self.user_lock(id).await;
+            if self.index().published.contains_key(&id) {
+                continue;
+            }
+            if let Ok(view) = self.view_of(user).await {
+                let full = wire::user_status_value(&wire::representation(view, &self.server_name), None);
+                self.index_mut().published.insert(id, full);
+            }
+        }
+    }
+
+    pub fn unsubscribe_statuses(&self, session: &Session) {
+        let mut index = self.index_mut();
+        let mut subscriptions = session.subscriptions();
+        index.unindex_statuses(&subscriptions.statuses, &session.id);
+        subscriptions.statuses.clear();
+        subscriptions.properties = None;
+    }
+
+    /// A full `userStatusMessage` of the session's subscribed users (`None` if it has none).
+    pub async fn snapshot(&self, session: &Session) -> Option<String> {
+        let (users, properties) = {
+            let subscriptions = session.subscriptions();
+            (subscriptions.statuses.clone(), subscriptions.properties.clone())
+        };
+        if users.is_empty() {
+            return None;
+        }
+        let view_all = session.view_all.load(Ordering::Relaxed);
+        let mut list = Vec::with_capacity(users.len());
+        for id in users.into_iter().filter(|id| view_all || *id == session.user_id) {
+            let Ok(user) = self.store.get_user(id).await else {
+                continue;
+            };
+            if let Ok(view) = self.view_of(user).await {
+                let full = wire::user_status_value(&wire::representation(view, &self.server_name), None);
+                let value = properties.as_deref().map_or_else(|| full.clone(), |p| wire::restrict(&full, p));
+                self.index_mut().published.entry(id).or_insert(full);
+                list.push(value);
+            }
+        }
+        Some(wire::user_status_message(&list, false))
+    }
+
+    /// Pushes `user_id`'s current status to its subscribers. Call it holding the user's lock.
+    pub(super) async fn publish_status(&self, user_id: i64) {
+        let (subscribers, tracked): (Vec<String>, bool) = {
+            let index = self.index();
+            let subscribers = index.statuses.get(&user_id).map(|ids| ids.iter().cloned().collect()).unwrap_or_default();
+            (subscribers, index.published.contains_key(&user_id))
+        };
+        // A tracked user's last representation is kept exact even between subscribers, so a
+        // later comparison never rests on a stale state.
+        if subscribers.is_empty() && !tracked {
+            return;
+        }
+        let view = match self.store.get_user(user_id).await {
+            Ok(user) => self.view_of(user).await,
+            Err(err) => Err(PresenceError::from(err)),
+        };
+        let Ok(view) = view else {
+            return;
+        };
+        let body = wire::representation(view, &self.server_name);
+        let current = wire::user_status_value(&body, None);
+        let previous = self.index_mut().published.insert(user_id, current.clone());
+        if previous.as_ref() == Some(&current) {
+            return;
+        }
+        let full: Arc<str> = wire::user_status_message(&[current], true).into();
+        let mut restricted: HashMap<Vec<String>, Option<Arc<str>>> = HashMap::new();
+        for id in subscribers {
+            let Some(session) = self.sessions.get(&id) else {
+                continue;
+            };
+            if session.user_id != user_id && !session.view_all.load(Ordering::Relaxed) {
+                continue;
+            }
+            let message = match &session.subscriptions().properties {
+                None => Some(full.clone()),
+                // Sessions restricted to the same members share one message.
+                Some(props) => match restricted.get(props.as_slice()) {
+                    Some(message) => message.clone(),
+                    None => {
+                        let value = wire::user_status_value(&body, Some(props));
+                        let before = previous.as_ref().map(|p| wire::restrict(p, props));
+                        let message: Option<Arc<str>> =
+                            (before.as_ref() != Some(&value)).then(|| wire::user_status_message(&[value], true).into());
+                        restricted.insert(props.clone(), message.clone());
+                        message
+                    }
+                },
+            };
+            if let Some(message) = message {
+                session.mailbox.push(Kind::UserStatus, message);
+            }
+        }
+    }
+
+    /// Subscribes the session to the catalog; the whole catalog follows.
+    pub async fn subscribe_catalog(&self, session: &Arc<Session>) -> PresenceResult<()> {
+        let catalog = self.catalog(session).await?;
+        self.index_mut().catalog.insert(session.id.clone());
+        session.subscriptions().catalog = true;
+        session.mailbox.push(Kind::Other, wire::status_messages_message(catalog).into());
+        Ok(())
+    }
+
+    pub fn unsubscribe_catalog(&self, session: &Session) {
+        self.index_mut().catalog.remove(&session.id);
+        session.subscriptions().catalog = false;
+    }
+
+    /// Replaces the session's allowed-statuses subscription; the current lists follow.
+    pub async fn subscribe_access(&self, session: &Arc<Session>, usernames: &[String]) -> PresenceResult<()> {
+        let users = self.viewable_users(session, usernames).await?;
+        {
+            let mut index = self.index_mut();
+            let mut subscriptions = session.subscriptions();
+            unindex(&mut index.access, &subscriptions.access, &session.id);
+            for user in &users {
+                index.access.entry(user.id).or_default().insert(session.id.clone());
+            }
+            subscriptions.access = users.iter().map(|u| u.id).collect();
+        }
+        for user in users {
+            let allowed = self.allowed_statuses(&user).await?;
+            let name = user.fields.username.unwrap_or_default();
+            session.mailbox.push(Kind::Other, wire::user_access_message(&name, &allowed).into());
+        }
+        Ok(())
+    }
+
+    pub fn unsubscribe_access(&self, session: &Session) {
+        let mut index = self.index_mut();
+        let mut subscriptions = session.subscriptions();
+        unindex(&mut index.access, &subscriptions.access, &session.id);
+        subscriptions.access.clear();
+    }
+
+    /// The catalog changed: catalog subscribers get it, access subscribers their lists.
+    pub async fn catalog_changed(&self) {
+        let subscribers: Vec<String> = self.index().catalog.iter().cloned().collect();
+        if !subscribers.is_empty()
+            && let Ok(catalog) = self.store.list_status_messages().await
+        {
+            let message: Arc<str> = wire::status_messages_message(catalog).into();
+            for session in subscribers.iter().filter_map(|id| self.sessions.get(id)) {
+                session.mailbox.push(Kind::Other, message.clone());
+            }
+        }
+        self.rights_changed(None).await;
+    }
+
+    /// CTI profiles or associations changed for `users` (`None`: possibly anyone): open
+    /// sessions take their new rights and access subscribers get the new allowed lists.
+    pub async fn rights_changed(&self, users: Option<&[i64]>) {
+        let sessions = match users {
+            Some(users) => users.iter().flat_map(|u| self.sessions.of_user(*u)).collect(),
+            None => self.sessions.all(),
+        };
+        let mut scopes: HashMap<i64, bool> = HashMap::new();
+        for session in sessions {
+            let view_all = match scopes.get(&session.user_id) {
+                Some(v) => *v,
+                None => {
+                    let v = self.view_all_of(session.user_id).await;
+                    scopes.insert(session.user_id, v);
+                    v
+                }
+            };
+            session.view_all.store(view_all, Ordering::Relaxed);
+        }
+        let targets: Vec<(i64, Vec<String>)> = {
+            let index = self.index();
+            index
+                .access
+                .iter()
+                .filter(|(user, _)| users.is_none_or(|u| u.contains(user)))
+                .map(|(user, ids)| (*user, ids.iter().cloned().collect()))
+                .collect()
+        };
+        for (user_id, session_ids) in targets {
+            let Ok(user) = self.store.get_user(user_id).await else {
+                continue;
+            };
+            let Ok(allowed) = self.allowed_statuses(&user).await else {
+                continue;
+            };
+            let message: Arc<str> =
+                wire::user_access_message(user.fields.username.as_deref().unwrap_or_default(), &allowed).into();
+            for session in session_ids.iter().filter_map(|id| self.sessions.get(id)) {
+                if session.user_id == user_id || session.view_all.load(Ordering::Relaxed) {
+                    session.mailbox.push(Kind::Other, message.clone());
+                }
+            }
+        }
+    }
+
+    async fn view_all_of(&self, user_id: i64) -> bool {
+        let Ok(Some(profile_id)) = self.store.get_user(user_id).await.map(|u| u.cti_profile_id) else {
+            return false;
+        };
+        self.store
+            .get_cti_profile(profile_id)
+            .await
+            .is_ok_and(|p| p.fields.view_statuses == crate::domain::cti_profile::Scope::All)
+    }
+
+    fn forget(&self, session: &Session) {
+        let mut index = self.index_mut();
+        let subscriptions = session.subscriptions().clone();
+        index.unindex_statuses(&subscriptions.statuses, &session.id);
+        unindex(&mut index.access, &subscriptions.access, &session.id);
+        index.catalog.remove(&session.id);
+    }
+
+    /// The client logs out.
+    pub async fn logout(&self, session: &Session) {
+        if let Some(ended) = self.sessions.end(&session.id) {
+            self.forget(&ended);
+            ended.mailbox.close(None);
+            self.publish_status_locked(ended.user_id).await;
+        }
+    }
+
+    /// Ends sessions on the server's initiative: each gets a `connectionStateChangeMessage` first.
+    pub async fn end_sessions(&self, sessions: Vec<Arc<Session>>, reason: EndReason) {
+        let mut users = HashSet::new();
+        for session in sessions {
+            self.forget(&session);
+            session.mailbox.close(Some(wire::connection_down(reason.text()).into()));
+            users.insert(session.user_id);
+        }
+        for user in users {
+            self.publish_status_locked(user).await;
+        }
+    }
+
+    /// A user was deleted or lost their CTI profile: their sessions end.
+    pub async fn user_removed(&self, user_id: i64, reason: EndReason) {
+        let sessions = self.sessions.end_user(user_id);
+        self.end_sessions(sessions, reason).await;
+        if reason == EndReason::UserRemoved {
+            let mut index = self.index_mut();
+            index.statuses.remove(&user_id);
+            index.published.remove(&user_id);
+            index.access.remove(&user_id);
+        }
+    }
+
+    /// The server is stopping: every event stream gets a last message and closes.
+    pub fn shutting_down(&self) {
+        let message: Arc<str> = wire::connection_down("the server is shutting down").into();
+        for session in self.sessions.all() {
+            session.mailbox.close(Some(message.clone()));
+        }
+    }
+
+    /// Ends idle sessions; returns how many.
+    pub async fn sweep(&self) -> usize {
+        let expired = self.sessions.sweep();
+        let count = expired.len();
+        self.end_sessions(expired, EndReason::Idle).await;
+        count
+    }
+}

@@ -1,0 +1,41 @@
+//! Use cases: the domain rules applied to the store. Shared by every API surface and the CLI.
+
+pub mod cti_profiles;
+pub mod import;
+pub mod messaging;
+pub mod presence;
+pub mod status_messages;
+pub mod users;
+pub mod webservice_users;
+
+use crate::domain::validation::ValidationError;
+use crate::store::StoreError;
+
+/// Why a use case did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    /// The full message, e.g. `User with id=3 does not exist`.
+    #[error("{0}")]
+    NotFound(String),
+    /// The store failed; the detail is logged, never shown to clients.
+    #[error("the data store is unavailable")]
+    Unavailable,
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(error = %err, "store operation failed");
+        Self::Unavailable
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// The current time in Unix seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

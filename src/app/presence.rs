@@ -1,0 +1,311 @@
+//! Presence use cases: login, the status catalog as a user sees it, reading and changing statuses.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::auth::password;
+use crate::domain::cti_profile::CtiProfile;
+use crate::domain::cti_profile::Scope;
+use crate::domain::permissions::allows;
+use crate::domain::presence::{self, ChangeError, StatusChange, UserStatus};
+use crate::domain::status::StatusMessage;
+use crate::domain::user::{User, username_key};
+use crate::presence::mailbox::Kind;
+use crate::presence::sessions::{NewSession, Session, Sessions};
+use crate::presence::throttle::LoginThrottle;
+use crate::presence::wire;
+use crate::store::{Store, StoreError};
+
+/// Why a presence request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PresenceError {
+    #[error("the user name or password is incorrect")]
+    AuthenticationFailed,
+    #[error("too many failed logins; retry later")]
+    Throttled(Duration),
+    /// The session's user lost their CTI profile or was deleted: the session is over.
+    #[error("the session has ended")]
+    SessionEnded,
+    #[error("user {0} does not exist")]
+    UserNotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("invalid status change")]
+    Invalid(ChangeError),
+    #[error("the data store is unavailable")]
+    Unavailable,
+}
+
+impl From<StoreError> for PresenceError {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(error = %err, "store operation failed");
+        Self::Unavailable
+    }
+}
+
+pub type PresenceResult<T> = Result<T, PresenceError>;
+
+/// A user's status with what only the running server knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusView {
+    pub username: String,
+    pub status: UserStatus,
+    pub stations: Vec<String>,
+    pub has_session: bool,
+}
+
+/// Longest user name or password a login may carry.
+const MAX_CREDENTIAL_LEN: usize = 256;
+
+/// Stripes serialising status changes per user (read, apply, commit).
+const LOCK_STRIPES: usize = 64;
+
+pub struct Presence {
+    pub(super) store: Arc<dyn Store>,
+    pub sessions: Sessions,
+    pub server_name: Arc<str>,
+    throttle: LoginThrottle,
+    /// A valid hash checked when the user is unknown, so every failure costs the same.
+    decoy_hash: String,
+    next_request: AtomicU64,
+    locks: Vec<tokio::sync::Mutex<()>>,
+    pub(super) index: std::sync::RwLock<super::messaging::Index>,
+}
+
+/// Settings of the presence runtime.
+#[derive(Debug, Clone)]
+pub struct PresenceSettings {
+    pub idle_timeout: Duration,
+    pub queue_limit: usize,
+    pub server_name: String,
+}
+
+impl Presence {
+    pub fn new(store: Arc<dyn Store>, settings: PresenceSettings) -> Self {
+        Self {
+            store,
+            sessions: Sessions::new(settings.idle_timeout, settings.queue_limit),
+            server_name: settings.server_name.into(),
+            index: std::sync::RwLock::default(),
+            throttle: LoginThrottle::default(),
+            decoy_hash: password::hash(&crate::auth::random::hex_token(16)),
+            next_request: AtomicU64::new(1),
+            locks: (0..LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
+    }
+
+    /// Opens a session for a user with a CTI profile and a password.
+    pub async fn login(
+        &self,
+        username: &str,
+        password_text: &str,
+        application_name: &str,
+        address: Option<IpAddr>,
+    ) -> PresenceResult<Arc<Session>> {
+        let key = username_key(username);
+        self.throttle.check(&key, address).map_err(PresenceError::Throttled)?;
+        if username.len() > MAX_CREDENTIAL_LEN || password_text.len() > MAX_CREDENTIAL_LEN {
+            self.throttle.record_failure(&key, address);
+            return Err(PresenceError::AuthenticationFailed);
+        }
+        let candidate = match self.store.find_user_login(username).await {
+            Ok((user, Some(hash))) if user.cti_profile_id.is_some() => Some((user, hash)),
+            Ok(_) | Err(StoreError::NotFound) => None,
+            Err(other) => return Err(other.into()),
+        };
+        let hash = candidate.as_ref().map_or_else(|| self.decoy_hash.clone(), |(_, h)| h.clone());
+        let matches = password::verify_blocking(hash, password_text.to_string()).await;
+        let Some((user, _)) = candidate.filter(|_| matches) else {
+            self.throttle.record_failure(&key, address);
+            return Err(PresenceError::AuthenticationFailed);
+        };
+        self.throttle.record_success(&key);
+        let view_all = match user.cti_profile_id {
+            Some(id) => self.store.get_cti_profile(id).await.is_ok_and(|p| p.fields.view_statuses == Scope::All),
+            None => false,
+        };
+        let session = self.sessions.create(NewSession {
+            user_id: user.id,
+            display_name: display_name(&user),
+            username: user.fields.username.clone().unwrap_or_default(),
+            application_name: application_name.to_string(),
+            view_all,
+        });
+        self.publish_status_locked(user.id).await;
+        Ok(session)
+    }
+
+    /// The lock that orders the changes of `user_id` (and their publication).
+    pub(super) async fn user_lock(&self, user_id: i64) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = usize::try_from(user_id.unsigned_abs()).unwrap_or(0) % LOCK_STRIPES;
+        self.locks[stripe].lock().await
+    }
+
+    /// Publishes a user's status to subscribers, in order with the user's other changes.
+    pub(super) async fn publish_status_locked(&self, user_id: i64) {
+        let _guard = self.user_lock(user_id).await;
+        self.publish_status(user_id).await;
+    }
+
+    /// The session user's current CTI profile; ends the session if they no longer have one.
+    async fn actor_profile(&self, session: &Session) -> PresenceResult<CtiProfile> {
+        let profile_id = match self.store.get_user(session.user_id).await {
+            Ok(user) => user.cti_profile_id,
+            Err(StoreError::NotFound) => None,
+            Err(other) => return Err(other.into()),
+        };
+        let Some(profile_id) = profile_id else {
+            self.sessions.end_user(session.user_id);
+            return Err(PresenceError::SessionEnded);
+        };
+        match self.store.get_cti_profile(profile_id).await {
+            Ok(profile) => {
+                session.view_all.store(profile.fields.view_statuses == Scope::All, Ordering::Relaxed);
+                Ok(profile)
+            }
+            Err(StoreError::NotFound) => Err(PresenceError::SessionEnded),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    pub(super) async fn target(&self, username: &str) -> PresenceResult<User> {
+        match self.store.find_user_login(username).await {
+            Ok((user, _)) => Ok(user),
+            Err(StoreError::NotFound) => Err(PresenceError::UserNotFound(username.to_string())),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// The target user if the session may see them.
+    pub(super) async fn viewable(&self, session: &Session, username: &str) -> PresenceResult<(User, CtiProfile)> {
+        let actor = self.actor_profile(session).await?;
+        let target = self.target(username).await?;
+        if !allows(actor.fields.view_statuses, session.user_id, target.id) {
+            return Err(PresenceError::Forbidden(format!(
+                "You do not have permission to view the status of user {}",
+                target.fields.username.as_deref().unwrap_or(username)
+            )));
+        }
+        Ok((target, actor))
+    }
+
+    /// The catalog, checking the session still stands.
+    pub async fn catalog(&self, session: &Session) -> PresenceResult<Vec<StatusMessage>> {
+        self.actor_profile(session).await?;
+        Ok(self.store.list_status_messages().await?)
+    }
+
+    /// The statuses `username` may select: `(stored username, ids in catalog order)`.
+    pub async fn user_access(&self, session: &Session, username: &str) -> PresenceResult<(String, Vec<String>)> {
+        let (target, _) = self.viewable(session, username).await?;
+        let allowed = self.allowed_statuses(&target).await?;
+        Ok((target.fields.username.unwrap_or_default(), allowed))
+    }
+
+    pub(super) async fn allowed_statuses(&self, target: &User) -> PresenceResult<Vec<String>> {
+        let catalog = self.store.list_status_messages().await?;
+        self.allowed_in(target, &catalog).await
+    }
+
+    /// The statuses `target` may select, resolved against an already read catalog.
+    async fn allowed_in(&self, target: &User, catalog: &[StatusMessage]) -> PresenceResult<Vec<String>> {
+        let Some(profile_id) = target.cti_profile_id else {
+            return Ok(Vec::new());
+        };
+        match self.store.get_cti_profile(profile_id).await {
+            Ok(profile) => Ok(profile.fields.allowed_statuses.resolve(catalog)),
+            Err(StoreError::NotFound) => Ok(Vec::new()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    pub async fn status(&self, session: &Session, username: &str) -> PresenceResult<StatusView> {
+        let (target, _) = self.viewable(session, username).await?;
+        self.view_of(target).await
+    }
+
+    pub(super) async fn view_of(&self, target: User) -> PresenceResult<StatusView> {
+        let status = match self.store.get_user_status(target.id).await {
+            Ok(status) => status,
+            Err(StoreError::NotFound) => {
+                return Err(PresenceError::UserNotFound(target.fields.username.unwrap_or_default()));
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let (stations, has_session) = self.sessions.presence_of(target.id);
+        Ok(StatusView { username: target.fields.username.unwrap_or_default(), status, stations, has_session })
+    }
+
+    /// Changes `username`'s status and commits it; returns the request id.
+    pub async fn change_status(
+        &self,
+        session: &Session,
+        username: &str,
+        change: StatusChange,
+    ) -> PresenceResult<String> {
+        let (target, actor) = self.viewable(session, username).await?;
+        if !allows(actor.fields.change_statuses, session.user_id, target.id) {
+            return Err(PresenceError::Forbidden(format!(
+                "You do not have permission to change the status of user {}",
+                target.fields.username.as_deref().unwrap_or(username)
+            )));
+        }
+        let catalog = self.store.list_status_messages().await?;
+        let allowed = self.allowed_in(&target, &catalog).await?;
+        let _guard = self.user_lock(target.id).await;
+        let current = self.store.get_user_status(target.id).await.map_err(|e| match e {
+            StoreError::NotFound => PresenceError::UserNotFound(username.to_string()),
+            other => other.into(),
+        })?;
+        let next =
+            presence::apply(&current, change, &catalog, &allowed, super::now()).map_err(PresenceError::Invalid)?;
+        self.store.save_user_status(&next).await.map_err(|e| match e {
+            StoreError::NotFound => PresenceError::UserNotFound(username.to_string()),
+            other => other.into(),
+        })?;
+        let request_id = self.next_request.fetch_add(1, Ordering::Relaxed).to_string();
+        self.publish_status(target.id).await;
+        session.mailbox.push(Kind::Other, wire::async_completed(&request_id, None).into());
+        Ok(request_id)
+    }
+
+    /// The users the session may see: `(username, display name)`, sorted by display name.
+    pub async fn directory(&self, session: &Session) -> PresenceResult<Vec<(String, String)>> {
+        let actor = self.actor_profile(session).await?;
+        let users = if actor.fields.view_statuses == Scope::All {
+            self.store.list_users(&crate::domain::listing::UserListQuery::default()).await?.1
+        } else {
+            vec![self.store.get_user(session.user_id).await?]
+        };
+        let mut entries: Vec<(String, String)> =
+            users.iter().filter_map(|u| Some((u.fields.username.clone()?, display_name(u)))).collect();
+        entries.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()).then_with(|| a.0.cmp(&b.0)));
+        Ok(entries)
+    }
+
+    /// The session user's presence rights: `(profile name, view all, change all)`.
+    pub async fn rights(&self, session: &Session) -> PresenceResult<(String, bool, bool)> {
+        let profile = self.actor_profile(session).await?;
+        Ok((
+            profile.fields.name,
+            profile.fields.view_statuses == Scope::All,
+            profile.fields.change_statuses == Scope::All,
+        ))
+    }
+
+    /// Logs the session into a workstation (`None`: logs it out).
+    pub async fn set_station(&self, session: &Session, station: Option<String>) -> PresenceResult<()> {
+        self.actor_profile(session).await?;
+        let _guard = self.user_lock(session.user_id).await;
+        session.set_station(station);
+        self.publish_status(session.user_id).await;
+        Ok(())
+    }
+}
+
+/// "Firstname Lastname".
+fn display_name(user: &User) -> String {
+    format!("{} {}", user.fields.firstname, user.fields.lastname).trim().to_string()
+}

@@ -1,0 +1,274 @@
+//! `/icws/connection` and `/icws/{sessionId}/connection`: login, logout, server information,
+//! station login.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::body::IcwsObject;
+use super::error::{IcwsError, IcwsJson, ok};
+use super::session::{CSRF_HEADER, IcwsSession};
+use crate::app::now;
+use crate::http::AppState;
+use crate::http::base_url::Scheme;
+use crate::presence::dates;
+
+const LOGIN_TYPE: &str = "urn:inin.com:connection:icAuthConnectionRequestSettings";
+const WORKSTATION_TYPE: &str = "urn:inin.com:connection:workstationSettings";
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FeatureInfo {
+    pub feature_id: &'static str,
+    pub version: u32,
+}
+
+const FEATURES: [FeatureInfo; 3] = [
+    FeatureInfo { feature_id: "connection", version: 3 },
+    FeatureInfo { feature_id: "messaging", version: 2 },
+    FeatureInfo { feature_id: "status", version: 2 },
+];
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FeatureList {
+    pub feature_info_list: &'static [FeatureInfo],
+}
+
+/// Server version; every member is a string.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Version {
+    pub major_version: &'static str,
+    pub minor_version: &'static str,
+    pub su: &'static str,
+    pub product_id: &'static str,
+    pub codebase_id: &'static str,
+    pub build: &'static str,
+    pub product_release_display_string: String,
+    pub product_patch_display_string: &'static str,
+}
+
+fn version() -> Version {
+    Version {
+        major_version: env!("CARGO_PKG_VERSION_MAJOR"),
+        minor_version: env!("CARGO_PKG_VERSION_MINOR"),
+        su: env!("CARGO_PKG_VERSION_PATCH"),
+        product_id: "ctid",
+        codebase_id: "ctid",
+        build: env!("CARGO_PKG_VERSION"),
+        product_release_display_string: format!("ctid {}", env!("CARGO_PKG_VERSION")),
+        product_patch_display_string: "",
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerTime {
+    pub server_utc_time: String,
+}
+
+fn server_time() -> ServerTime {
+    ServerTime { server_utc_time: dates::format(now()) }
+}
+
+/// The body of a successful login.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionResponse {
+    pub csrf_token: String,
+    pub session_id: String,
+    pub alternate_host_list: Vec<String>,
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    pub user_display_name: String,
+    pub ic_server: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub features: Option<&'static [FeatureInfo]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<Version>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_time_info: Option<ServerTime>,
+}
+
+/// The login request (`__type` `urn:inin.com:connection:icAuthConnectionRequestSettings`).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
+pub struct ConnectionRequest {
+    #[serde(rename = "__type")]
+    pub kind: Option<String>,
+    #[serde(rename = "applicationName")]
+    pub application_name: Option<String>,
+    #[serde(rename = "userID")]
+    pub user_id: String,
+    pub password: String,
+}
+
+/// The client's address: the peer, or the first `X-Forwarded-For` hop from a trusted proxy.
+fn client_ip(state: &AppState, headers: &HeaderMap, peer: Option<IpAddr>) -> Option<IpAddr> {
+    let peer = peer?;
+    if state.trusted_proxies.contains(&peer)
+        && let Some(forwarded) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return Some(forwarded);
+    }
+    Some(peer)
+}
+
+/// Log in: opens a session.
+#[utoipa::path(post, path = "/icws/connection", tag = "icws connection", security(()), request_body = ConnectionRequest,
+    params(("include" = Option<String>, Query, description = "Comma-separated: features, version, server-time")),
+    responses((status = 201, body = ConnectionResponse), (status = 400, body = super::error::IcwsErrorBody),
+        (status = 429, body = super::error::IcwsErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    connect_info: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    scheme: Option<axum::Extension<Scheme>>,
+    headers: HeaderMap,
+    Query(query): Query<Vec<(String, String)>>,
+    body: IcwsObject,
+) -> Result<Response, IcwsError> {
+    if let Some(kind) = body.string("__type")?
+        && kind != LOGIN_TYPE
+    {
+        return Err(IcwsError::invalid("__type", format!("Only {LOGIN_TYPE} connections are supported.")));
+    }
+    let username = body.required_string("userID")?;
+    let password = body.required_string("password")?;
+    let application_name = body.string("applicationName")?.unwrap_or_default();
+    let includes: Vec<String> = query
+        .iter()
+        .filter(|(k, _)| k == "include")
+        .flat_map(|(_, v)| v.split(',').map(|s| s.trim().to_string()))
+        .collect();
+    let has = |name: &str| includes.iter().any(|i| i == name);
+    let ip = client_ip(&state, &headers, connect_info.map(|c| c.0.0.ip()));
+    let session = state.presence.login(&username, &password, &application_name, ip).await?;
+
+    let body = ConnectionResponse {
+        csrf_token: session.csrf_token.clone(),
+        session_id: session.id.clone(),
+        alternate_host_list: Vec::new(),
+        user_id: session.username.clone(),
+        user_display_name: session.display_name.clone(),
+        ic_server: state.server_name.to_string(),
+        features: has("features").then_some(&FEATURES[..]),
+        version: has("version").then(version),
+        server_time_info: has("server-time").then(server_time),
+    };
+    let secure = if scheme.is_some_and(|s| s.0 == Scheme::Https) { "; Secure" } else { "" };
+    let cookie = format!("icws_{0}={1}; Path=/icws/{0}; HttpOnly{secure}", session.id, session.cookie);
+    let mut response = IcwsJson(StatusCode::CREATED, body).into_response();
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("ININ-ICWS-Session-ID", session.id.clone()),
+        (CSRF_HEADER, session.csrf_token.clone()),
+        ("Location", format!("/icws/{}/connection", session.id)),
+        ("Set-Cookie", cookie),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    Ok(response)
+}
+
+/// The session's connection state (1: up).
+#[utoipa::path(get, path = "/icws/{sessionId}/connection", tag = "icws connection", security(("icws_session" = [])),
+    params(("sessionId" = String, Path)),
+    responses((status = 200, body = Object, example = json!({"connectionState": 1})), (status = 401, body = super::error::IcwsErrorBody)))]
+pub async fn get(_session: IcwsSession) -> impl IntoResponse {
+    ok(serde_json::json!({"connectionState": 1}))
+}
+
+/// Log out: ends the session.
+#[utoipa::path(delete, path = "/icws/{sessionId}/connection", tag = "icws connection", security(("icws_session" = [])),
+    params(("sessionId" = String, Path)),
+    responses((status = 200), (status = 401, body = super::error::IcwsErrorBody)))]
+pub async fn delete(State(state): State<AppState>, IcwsSession(session): IcwsSession) -> Response {
+    state.presence.logout(&session).await;
+    let expired = format!("icws_{0}=; Path=/icws/{0}; HttpOnly; Max-Age=0", session.id);
+    let mut response = StatusCode::OK.into_response();
+    if let Ok(value) = HeaderValue::from_str(&expired) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// Server version.
+#[utoipa::path(get, path = "/icws/connection/version", tag = "icws connection", security(()), responses((status = 200, body = Version)))]
+pub async fn get_version() -> impl IntoResponse {
+    ok(version())
+}
+
+/// Supported features and their versions.
+#[utoipa::path(get, path = "/icws/connection/features", tag = "icws connection", security(()), responses((status = 200, body = FeatureList)))]
+pub async fn get_features() -> impl IntoResponse {
+    ok(FeatureList { feature_info_list: &FEATURES })
+}
+
+/// One feature's version.
+#[utoipa::path(get, path = "/icws/connection/features/{featureId}", tag = "icws connection", security(()),
+    params(("featureId" = String, Path)),
+    responses((status = 200, body = FeatureInfo), (status = 400, body = super::error::IcwsErrorBody)))]
+pub async fn get_feature(Path(id): Path<String>) -> Result<IcwsJson<&'static FeatureInfo>, IcwsError> {
+    FEATURES.iter().find(|f| f.feature_id == id).map(ok).ok_or_else(|| {
+        IcwsError::new(
+            StatusCode::BAD_REQUEST,
+            "error.request.connection.unknownFeature",
+            format!("Unknown feature {id}."),
+        )
+    })
+}
+
+/// The server's UTC time.
+#[utoipa::path(get, path = "/icws/connection/server-time", tag = "icws connection", security(()), responses((status = 200, body = ServerTime)))]
+pub async fn get_server_time() -> impl IntoResponse {
+    ok(server_time())
+}
+
+/// Log the session into a workstation.
+#[utoipa::path(put, path = "/icws/{sessionId}/connection/station", tag = "icws connection", security(("icws_session" = [])),
+    params(("sessionId" = String, Path)),
+    request_body(content = Object, example = json!({"__type": "urn:inin.com:connection:workstationSettings", "workstation": "7001"})),
+    responses((status = 200), (status = 400, body = super::error::IcwsErrorBody), (status = 401, body = super::error::IcwsErrorBody)))]
+pub async fn put_station(
+    State(state): State<AppState>,
+    IcwsSession(session): IcwsSession,
+    body: IcwsObject,
+) -> Result<StatusCode, IcwsError> {
+    if let Some(kind) = body.string("__type")?
+        && kind != WORKSTATION_TYPE
+    {
+        return Err(IcwsError::invalid("__type", format!("Only {WORKSTATION_TYPE} station logins are supported.")));
+    }
+    let workstation = body.required_string("workstation")?;
+    if workstation.chars().count() > 64 || workstation.chars().any(char::is_control) {
+        return Err(IcwsError::invalid("workstation", "The workstation name is invalid."));
+    }
+    if let Some(Value::Bool(false)) = body.0.get("readyForInteractions") {
+        tracing::debug!(session = %session.id, "station login not ready for interactions");
+    }
+    state.presence.set_station(&session, Some(workstation)).await?;
+    Ok(StatusCode::OK)
+}
+
+/// Log the session out of its workstation.
+#[utoipa::path(delete, path = "/icws/{sessionId}/connection/station", tag = "icws connection", security(("icws_session" = [])),
+    params(("sessionId" = String, Path)),
+    responses((status = 200), (status = 401, body = super::error::IcwsErrorBody)))]
+pub async fn delete_station(
+    State(state): State<AppState>,
+    IcwsSession(session): IcwsSession,
+) -> Result<StatusCode, IcwsError> {
+    state.presence.set_station(&session, None).await?;
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,31 @@
+//! The small status icons that `iconUri` points to, bundled in the binary.
+
+use axum::extract::Path;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use super::error::IcwsError;
+
+const ICONS: [(&str, &[u8]); 6] = [
+    ("available.png", include_bytes!("../../../assets/status-icons/available.png")),
+    ("break.png", include_bytes!("../../../assets/status-icons/break.png")),
+    ("training.png", include_bytes!("../../../assets/status-icons/training.png")),
+    ("followup.png", include_bytes!("../../../assets/status-icons/followup.png")),
+    ("unavailable.png", include_bytes!("../../../assets/status-icons/unavailable.png")),
+    ("status.png", include_bytes!("../../../assets/status-icons/status.png")),
+];
+
+/// `GET /icws/status-icons/{name}`: no session needed.
+pub async fn get(Path(name): Path<String>) -> Response {
+    match ICONS.iter().find(|(n, _)| *n == name) {
+        Some((_, bytes)) => (
+            [
+                (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+                (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+            ],
+            *bytes,
+        )
+            .into_response(),
+        None => IcwsError::not_found(format!("No icon named {name}.")).into_response(),
+    }
+}

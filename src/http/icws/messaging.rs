@@ -1,0 +1,228 @@
+//! `/icws/{sessionId}/messaging/...`: subscriptions, short poll, server-sent events, heartbeat.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream};
+use serde_json::Value;
+
+use super::body::IcwsObject;
+use super::error::{CONTENT_TYPE, IcwsError};
+use super::session::IcwsSession;
+use crate::app::messaging::MAX_SUBSCRIBED_USERS;
+use crate::app::presence::Presence;
+use crate::http::AppState;
+use crate::presence::sessions::{Session, StreamGuard};
+use crate::presence::wire::USER_STATUS_PROPERTIES;
+
+/// How often an idle event stream sends a `:` comment.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// A list of strings member, bounded.
+fn string_list(body: &IcwsObject, name: &str) -> Result<Option<Vec<String>>, IcwsError> {
+    match body.0.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) if items.len() <= MAX_SUBSCRIBED_USERS => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .map(Some)
+            .ok_or_else(|| IcwsError::invalid(name, format!("The property {name} must be a list of strings."))),
+        Some(Value::Array(_)) => {
+            Err(IcwsError::invalid(name, format!("The property {name} has more than {MAX_SUBSCRIBED_USERS} items.")))
+        }
+        Some(_) => Err(IcwsError::invalid(name, format!("The property {name} must be a list of strings."))),
+    }
+}
+
+/// Subscribe to user statuses: replaces the session's set; a full `userStatusMessage` follows.
+#[utoipa::path(put, path = "/icws/{sessionId}/messaging/subscriptions/status/user-statuses", tag = "icws messaging",
+    security(("icws_session" = [])), params(("sessionId" = String, Path)),
+    request_body(content = Object, example = json!({"userIds": ["agent1", "agent2"], "userStatusProperties": ["statusId", "notes"]})),
+    responses((status = 200), (status = 400, body = super::error::IcwsErrorBody), (status = 401, body = super::error::IcwsErrorBody),
+        (status = 403, body = super::error::IcwsErrorBody), (status = 404, body = super::error::IcwsErrorBody)))]
+pub async fn subscribe_statuses(
+    State(state): State<AppState>,
+    IcwsSession(session): IcwsSession,
+    body: IcwsObject,
+) -> Result<StatusCode, IcwsError> {
+    let users = string_list(&body, "userIds")?.ok_or_else(|| IcwsError::missing("userIds"))?;
+    let properties = string_list(&body, "userStatusProperties")?;
+    if let Some(unknown) = properties.iter().flatten().find(|p| !USER_STATUS_PROPERTIES.contains(&p.as_str())) {
+        return Err(IcwsError::invalid("userStatusProperties", format!("Unknown user status property {unknown}.")));
+    }
+    state.presence.subscribe_statuses(&session, &users, properties).await?;
+    Ok(StatusCode::OK)
+}
+
+/// Unsubscribe from user statuses.
+#[utoipa::path(delete, path = "/icws/{sessionId}/messaging/subscriptions/status/user-statuses", tag = "icws messaging",
+    security(("icws_session" = [])), params(("sessionId" = String, Path)),
+    responses((status = 204), (status = 401, body = super::error::IcwsErrorBody)))]
+pub async fn unsubscribe_statuses(State(state): State<AppState>, IcwsSession(session): IcwsSession) -> StatusCode {
+    state.presence.unsubscribe_statuses(&session);
+    StatusCode::NO_CONTENT
+}
+
+/// Subscribe to the status catalog; the whole catalog follows.
+#[utoipa::path(put, path = "/icws/{sessionId}/messaging/subscriptions/status/status-messages", tag = "icws messaging",
+    security(("icws_session" = [])), params(("sessionId" = String, Path)),
+    responses((status = 200), (status = 401, body = super::error::IcwsErrorBody)))]
+pub async fn subscribe_catalog(
+    State(state): State<AppState>,
+    IcwsSession(session): IcwsSession,
+) -> Result<StatusCode, IcwsError> {
+    state.presence.subscribe_catalog(&session).await?;
+    Ok(StatusCode::OK)
+}
+
+/// Unsubscribe from the status catalog.
+#[utoipa::path(delete, path = "/icws/{sessionId}/messaging/subscriptions/status/status-messages", tag = "icws messaging",
+    security(("icws_session" = [])), params(("sessionId" = String, Path)),
+    responses((status = 204), (status = 401, body = super::error::IcwsErrorBody)))]
+pub async fn unsubscribe_catalog(State(state): State<AppState>, IcwsSession(session): IcwsSession) -> StatusCode {
+    state.presence.unsubscribe_catalog(&session);
+    StatusCode::NO_CONTENT
+}
+
+/// Subscribe to users' allowed statuses; their current lists follow.
+#[utoipa::path(put, path = "/icws/{sessionId}/messaging/subscriptions/status/status-messages-user-access",
+    tag = "icws messaging", security(("icws_session" = [])), params(("sessionId" = String, Path)),
+    request_body(content = Object, example = json!({"userIds": ["agent1"]})),
+    responses((status = 200), (status = 400, body = super::error::IcwsErrorBody), (status = 401, body = super::error::IcwsErrorBody),
+        (status = 403, body = super::error::IcwsErrorBody), (status = 404, body = super::error::IcwsErrorBody)))]
+pub async fn subscribe_access(
+    State(state): State<AppState>,
+    IcwsSession(session): IcwsSession,
+    body: IcwsObject,
+) -> Result<StatusCode, IcwsError> {
+    let users = string_list(&body, "userIds")?.ok_or_else(|| IcwsError::missing("userIds"))?;
+    state.presence.subscribe_access(&session, &users).await?;
+    Ok(StatusCode::OK)
+}
+
+/// Unsubscribe from allowed statuses.
+#[utoipa::path(delete, path = "/icws/{sessionId}/messaging/subscriptions/status/status-messages-user-access",
+    tag = "icws messaging", security(("icws_session" = [])), params(("sessionId" = String, Path)),
+    responses((status = 204), (status = 401, body = super::error::IcwsErrorBody)))]
+pub async fn unsubscribe_access(State(state): State<AppState>, IcwsSession(session): IcwsSession) -> StatusCode {
+    state.presence.unsubscribe_access(&session);
+    StatusCode::NO_CONTENT
+}
+
+/// Keeps the session alive.
+#[utoipa::path(post, path = "/icws/{sessionId}/messaging/heartbeat", tag = "icws messaging",
+    security(("icws_session" = [])), params(("sessionId" = String, Path)),
+    responses((status = 200), (status = 401, body = super::error::IcwsErrorBody)))]
+pub async fn heartbeat(_session: IcwsSession) -> StatusCode {
+    StatusCode::OK
+}
+
+/// Takes the session's ready messages, building a due snapshot first.
+async fn take(presence: &Presence, session: &Session, resume_after: Option<u64>) -> (Vec<(u64, Arc<str>)>, bool) {
+    let mut messages = Vec::new();
+    let mut resume = resume_after;
+    loop {
+        let batch = session.mailbox.take(resume.take());
+        messages.extend(batch.messages);
+        match batch.snapshot_slot {
+            Some(slot) => {
+                let snapshot = presence.snapshot(session).await;
+                session.mailbox.fill(slot, snapshot.map(Into::into));
+            }
+            None => return (messages, batch.closed),
+        }
+    }
+}
+
+/// Pending messages: a JSON array (drained, `[]` when empty), or with
+/// `Accept: text/event-stream` a stream of server-sent events. Only the cookie is needed.
+#[utoipa::path(get, path = "/icws/{sessionId}/messaging/messages", tag = "icws messaging",
+    params(("sessionId" = String, Path), ("Last-Event-ID" = Option<String>, Header, description = "Resume an event stream")),
+    responses((status = 200, description = "JSON array of messages, or text/event-stream"),
+        (status = 401, body = super::error::IcwsErrorBody)))]
+pub async fn messages(
+    State(state): State<AppState>,
+    IcwsSession(session): IcwsSession,
+    headers: HeaderMap,
+) -> Response {
+    let wants_stream = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("text/event-stream"));
+    if wants_stream {
+        let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+        return Sse::new(event_stream(state.presence.clone(), session, resume)).into_response();
+    }
+    let (messages, _) = take(&state.presence, &session, None).await;
+    let mut body = String::with_capacity(2 + messages.iter().map(|(_, m)| m.len() + 1).sum::<usize>());
+    body.push('[');
+    for (i, (_, message)) in messages.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(message);
+    }
+    body.push(']');
+    (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))], body).into_response()
+}
+
+struct StreamState {
+    presence: Arc<Presence>,
+    session: Arc<Session>,
+    resume: Option<u64>,
+    ready: VecDeque<Event>,
+    finished: bool,
+    _guard: StreamGuard,
+}
+
+/// One `data:` event per message with its `id:`, `:` comments while idle; ends after the
+/// session's last message.
+fn event_stream(
+    presence: Arc<Presence>,
+    session: Arc<Session>,
+    resume: Option<u64>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let state = StreamState {
+        _guard: session.open_stream(),
+        presence,
+        session,
+        resume,
+        ready: VecDeque::new(),
+        finished: false,
+    };
+    stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(event) = st.ready.pop_front() {
+                return Some((Ok(event), st));
+            }
+            if st.finished {
+                return None;
+            }
+            let session = st.session.clone();
+            let changed = session.mailbox.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let (messages, closed) = take(&st.presence, &st.session, st.resume.take()).await;
+            st.ready.extend(messages.into_iter().map(|(id, m)| Event::default().id(id.to_string()).data(&*m)));
+            if closed {
+                st.finished = true;
+                continue;
+            }
+            if !st.ready.is_empty() {
+                continue;
+            }
+            if tokio::time::timeout(KEEP_ALIVE, changed).await.is_err() {
+                st.presence.sessions.touch(&st.session);
+                return Some((Ok(Event::default().comment("")), st));
+            }
+        }
+    })
+}

@@ -1,0 +1,325 @@
+//! Open ICWS sessions, looked up in memory on every presence request.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use subtle::ConstantTimeEq;
+
+use super::mailbox::Mailbox;
+use crate::auth::random;
+
+/// What a session is subscribed to.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Subscriptions {
+    /// Users whose statuses are pushed, in the order they were asked for.
+    pub statuses: Vec<i64>,
+    /// The user-status members to send (`None`: all).
+    pub properties: Option<Vec<String>>,
+    /// The status catalog.
+    pub catalog: bool,
+    /// Users whose allowed statuses are pushed.
+    pub access: Vec<i64>,
+}
+
+/// One logged-in presence client.
+#[derive(Debug)]
+pub struct Session {
+    pub id: String,
+    pub user_id: i64,
+    /// The username in its stored spelling: the ICWS `userID`.
+    pub username: String,
+    pub display_name: String,
+    pub application_name: String,
+    pub csrf_token: String,
+    pub cookie: String,
+    last_seen_ms: AtomicU64,
+    station: Mutex<Option<String>>,
+    /// May this session see every user's status (its profile's `view_statuses: all`)?
+    pub view_all: AtomicBool,
+    pub mailbox: Mailbox,
+    pub subscriptions: Mutex<Subscriptions>,
+    open_streams: AtomicUsize,
+}
+
+/// Counts an open SSE stream of a session for as long as it lives.
+pub struct StreamGuard(Arc<Session>);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.open_streams.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Session {
+    /// Marks an SSE stream open until the guard drops: the session does not expire meanwhile.
+    pub fn open_stream(self: &Arc<Self>) -> StreamGuard {
+        self.open_streams.fetch_add(1, Ordering::Relaxed);
+        StreamGuard(self.clone())
+    }
+
+    pub fn subscriptions(&self) -> std::sync::MutexGuard<'_, Subscriptions> {
+        self.subscriptions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The workstation this session is logged into, if any.
+    pub fn station(&self) -> Option<String> {
+        self.station.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_station(&self, station: Option<String>) {
+        *self.station.lock().unwrap_or_else(|e| e.into_inner()) = station;
+    }
+}
+
+/// Who a new session is for.
+pub struct NewSession {
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub application_name: String,
+    pub view_all: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    by_id: HashMap<String, Arc<Session>>,
+    by_user: HashMap<i64, HashSet<String>>,
+}
+
+/// Why a session request was not authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionRejection {
+    Unknown,
+    BadCookie,
+    BadToken,
+}
+
+pub struct Sessions {
+    inner: RwLock<Inner>,
+    idle_timeout: Duration,
+    queue_limit: usize,
+    epoch: Instant,
+}
+
+fn equal(a: &str, b: &str) -> bool {
+    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+impl Sessions {
+    pub fn new(idle_timeout: Duration, queue_limit: usize) -> Self {
+        Self { inner: RwLock::default(), idle_timeout, queue_limit, epoch: Instant::now() }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Opens a session with a fresh id, CSRF token and cookie.
+    pub fn create(&self, new: NewSession) -> Arc<Session> {
+        let mut inner = self.write();
+        let id = loop {
+            let candidate = (OsRng.next_u64() % 9_000_000_000_000_000_000 + 1_000_000_000_000_000_000).to_string();
+            if !inner.by_id.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        let session = Arc::new(Session {
+            id: id.clone(),
+            user_id: new.user_id,
+            username: new.username,
+            display_name: new.display_name,
+            application_name: new.application_name,
+            csrf_token: random::hex_token(16),
+            cookie: random::hex_token(16),
+            last_seen_ms: AtomicU64::new(self.now_ms()),
+            station: Mutex::new(None),
+            view_all: AtomicBool::new(new.view_all),
+            mailbox: Mailbox::new(self.queue_limit),
+            subscriptions: Mutex::default(),
+            open_streams: AtomicUsize::new(0),
+        });
+        inner.by_user.entry(new.user_id).or_default().insert(id.clone());
+        inner.by_id.insert(id, session.clone());
+        session
+    }
+
+    /// The live session `id`, if `cookie` (and `csrf_token` when required) match; marks it active.
+    pub fn authenticate(
+        &self,
+        id: &str,
+        cookie: Option<&str>,
+        csrf_token: Option<&str>,
+        require_token: bool,
+    ) -> Result<Arc<Session>, SessionRejection> {
+        let session = self.read().by_id.get(id).cloned().ok_or(SessionRejection::Unknown)?;
+        let now = self.now_ms();
+        if self.is_idle(&session, now) {
+            return Err(SessionRejection::Unknown);
+        }
+        if !cookie.is_some_and(|c| equal(c, &session.cookie)) {
+            return Err(SessionRejection::BadCookie);
+        }
+        if require_token && !csrf_token.is_some_and(|t| equal(t, &session.csrf_token)) {
+            return Err(SessionRejection::BadToken);
+        }
+        session.last_seen_ms.store(now, Ordering::Relaxed);
+        Ok(session)
+    }
+
+    fn is_idle(&self, session: &Session, now_ms: u64) -> bool {
+        let idle = now_ms.saturating_sub(session.last_seen_ms.load(Ordering::Relaxed));
+        session.open_streams.load(Ordering::Relaxed) == 0 && u128::from(idle) > self.idle_timeout.as_millis()
+    }
+
+    /// Marks a session active.
+    pub fn touch(&self, session: &Session) {
+        session.last_seen_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Removes one session; `None` if it was not open.
+    pub fn end(&self, id: &str) -> Option<Arc<Session>> {
+        let mut inner = self.write();
+        let session = inner.by_id.remove(id)?;
+        if let Some(ids) = inner.by_user.get_mut(&session.user_id) {
+            ids.remove(id);
+            if ids.is_empty() {
+                inner.by_user.remove(&session.user_id);
+            }
+        }
+        Some(session)
+    }
+
+    /// Removes every session of a user (profile removed, user deleted).
+    pub fn end_user(&self, user_id: i64) -> Vec<Arc<Session>> {
+        let mut inner = self.write();
+        let ids = inner.by_user.remove(&user_id).unwrap_or_default();
+        ids.iter().filter_map(|id| inner.by_id.remove(id)).collect()
+    }
+
+    /// Removes sessions idle for longer than the timeout (an open stream keeps one alive).
+    pub fn sweep(&self) -> Vec<Arc<Session>> {
+        let now = self.now_ms();
+        let expired: Vec<String> =
+            self.read().by_id.values().filter(|s| self.is_idle(s, now)).map(|s| s.id.clone()).collect();
+        expired.iter().filter_map(|id| self.end(id)).collect()
+    }
+
+    /// Every open session.
+    pub fn all(&self) -> Vec<Arc<Session>> {
+        self.read().by_id.values().cloned().collect()
+    }
+
+    /// The open session `id`, without authentication.
+    pub fn get(&self, id: &str) -> Option<Arc<Session>> {
+        self.read().by_id.get(id).cloned()
+    }
+
+    /// The open sessions of a user.
+    pub fn of_user(&self, user_id: i64) -> Vec<Arc<Session>> {
+        let inner = self.read();
+        inner
+            .by_user
+            .get(&user_id)
+            .map_or_else(Vec::new, |ids| ids.iter().filter_map(|id| inner.by_id.get(id).cloned()).collect())
+    }
+
+    /// The stations a user is logged into and whether they have any open session.
+    pub fn presence_of(&self, user_id: i64) -> (Vec<String>, bool) {
+        let inner = self.read();
+        let Some(ids) = inner.by_user.get(&user_id) else {
+            return (Vec::new(), false);
+        };
+        let mut stations: Vec<String> = ids.iter().filter_map(|id| inner.by_id.get(id)?.station()).collect();
+        stations.sort();
+        stations.dedup();
+        (stations, true)
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(sessions: &Sessions, user_id: i64) -> Arc<Session> {
+        sessions.create(NewSession {
+            user_id,
+            username: format!("u{user_id}"),
+            display_name: String::new(),
+            application_name: "test".into(),
+            view_all: true,
+        })
+    }
+
+    #[test]
+    fn cookie_and_token_must_both_match() {
+        let sessions = Sessions::new(Duration::from_secs(60), 100);
+        let s = open(&sessions, 1);
+        assert!(s.id.bytes().all(|b| b.is_ascii_digit()));
+        assert!(sessions.authenticate(&s.id, Some(&s.cookie), Some(&s.csrf_token), true).is_ok());
+        assert_eq!(
+            sessions.authenticate(&s.id, Some("x"), Some(&s.csrf_token), true).err(),
+            Some(SessionRejection::BadCookie)
+        );
+        assert_eq!(sessions.authenticate(&s.id, Some(&s.cookie), None, true).err(), Some(SessionRejection::BadToken));
+        assert!(sessions.authenticate(&s.id, Some(&s.cookie), None, false).is_ok());
+        let other = open(&sessions, 2);
+        assert!(sessions.authenticate(&other.id, Some(&s.cookie), Some(&s.csrf_token), true).is_err());
+    }
+
+    #[test]
+    fn ending_a_user_ends_all_their_sessions() {
+        let sessions = Sessions::new(Duration::from_secs(60), 100);
+        let (a, b, c) = (open(&sessions, 1), open(&sessions, 1), open(&sessions, 2));
+        a.set_station(Some("7001".into()));
+        assert_eq!(sessions.presence_of(1), (vec!["7001".to_string()], true));
+        sessions.end_user(1);
+        for s in [&a, &b] {
+            assert_eq!(
+                sessions.authenticate(&s.id, Some(&s.cookie), None, false).err(),
+                Some(SessionRejection::Unknown)
+            );
+        }
+        assert!(sessions.authenticate(&c.id, Some(&c.cookie), None, false).is_ok());
+        assert_eq!(sessions.presence_of(1), (vec![], false));
+    }
+
+    #[test]
+    fn an_open_stream_keeps_a_session_alive() {
+        let sessions = Sessions::new(Duration::ZERO, 100);
+        let s = open(&sessions, 1);
+        let guard = s.open_stream();
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(sessions.sweep().is_empty());
+        drop(guard);
+        assert_eq!(sessions.sweep().len(), 1);
+    }
+
+    #[test]
+    fn idle_sessions_expire() {
+        let sessions = Sessions::new(Duration::ZERO, 100);
+        let s = open(&sessions, 1);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(sessions.sweep().len(), 1);
+        assert!(sessions.is_empty());
+        assert!(sessions.authenticate(&s.id, Some(&s.cookie), None, false).is_err());
+    }
+}
