@@ -1,0 +1,384 @@
+//! `TestApp`: a `ctid serve` process on a free port with a fresh database.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+pub const ADMIN_PASSWORD: &str = "s3cret-admin";
+
+/// The fourteen statuses of a fresh catalog, in order.
+pub const CATALOG: [&str; 14] = [
+    "Available",
+    "Available, No ACD",
+    "Available, Forward",
+    "Away from desk",
+    "At Lunch",
+    "At a training session",
+    "Follow Up",
+    "Do Not disturb",
+    "In a meeting",
+    "Gone Home",
+    "On Vacation",
+    "Out of the office",
+    "Out of Town",
+    "AcdAgentNotAnswering",
+];
+
+/// Every selectable status of the default catalog, in catalog order (all but the last).
+pub const SELECTABLE: [&str; 13] = [
+    CATALOG[0],
+    CATALOG[1],
+    CATALOG[2],
+    CATALOG[3],
+    CATALOG[4],
+    CATALOG[5],
+    CATALOG[6],
+    CATALOG[7],
+    CATALOG[8],
+    CATALOG[9],
+    CATALOG[10],
+    CATALOG[11],
+    CATALOG[12],
+];
+
+pub struct TestApp {
+    pub addr: String,
+    pub client: reqwest::Client,
+    child: Child,
+    _stderr: std::sync::Mutex<mpsc::Receiver<String>>,
+    _dir: tempfile::TempDir,
+}
+
+/// What a client sees of a response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the XiVO error shape: this status and exactly these messages.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, messages: &[&str]) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        assert_eq!(self.json(), serde_json::json!(messages));
+    }
+}
+
+/// The path of the `ctid` binary under test.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_ctid")
+}
+
+/// A database URL for a fresh database inside `dir`.
+pub fn database_url(dir: &std::path::Path) -> String {
+    format!("sqlite://{}", dir.join("ctid.db").display())
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[], &[]).await
+    }
+
+    /// Starts `ctid serve` with extra arguments and environment variables.
+    pub async fn spawn_with(args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = database_url(dir.path());
+        Self::spawn_on(dir, &url, args, envs).await
+    }
+
+    pub async fn spawn_on(dir: tempfile::TempDir, url: &str, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(binary());
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", url])
+            .args(args)
+            .env_remove("CTID_LISTEN")
+            .env("CTID_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("CTID_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start ctid");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        let addr = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("ctid did not start; stderr: {seen:#?}"));
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().expect("address").to_string();
+            }
+            seen.push(line);
+        };
+        let client = reqwest::Client::builder().no_proxy().build().expect("client");
+        Self { addr, client, child, _stderr: std::sync::Mutex::new(rx), _dir: dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends a request as the admin (Basic), with an optional raw body.
+    pub async fn request(&self, method: Method, path: &str, body: Option<&str>) -> Reply {
+        let mut builder = self.client.request(method, self.url(path)).basic_auth("admin", Some(ADMIN_PASSWORD));
+        if let Some(body) = body {
+            builder = builder.body(body.to_string());
+        }
+        send(builder).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &str) -> Reply {
+        self.request(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: &str) -> Reply {
+        self.request(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.request(Method::DELETE, path, None).await
+    }
+
+    /// Creates a user and returns its id.
+    pub async fn create_user(&self, body: Value) -> i64 {
+        let reply = self.post("/1.1/users", &body.to_string()).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.json()["id"].as_i64().expect("id")
+    }
+
+    /// Base URL as the server builds links for this client.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Sends SIGKILL and waits.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn signal_term(&self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        self.signal_term();
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub async fn send(builder: reqwest::RequestBuilder) -> Reply {
+    let response = tokio::time::timeout(Duration::from_secs(30), builder.send())
+        .await
+        .expect("no answer within 30 s")
+        .expect("request");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.text().await.expect("body");
+    Reply { status, headers, body }
+}
+
+/// An open presence session as a client holds it.
+#[derive(Debug, Clone)]
+pub struct IcwsLogin {
+    pub session_id: String,
+    pub csrf_token: String,
+    /// `icws_{id}=value`, as a `Cookie` header sends it.
+    pub cookie: String,
+    /// The raw `Set-Cookie` line.
+    pub set_cookie: String,
+    pub body: Value,
+}
+
+pub const ICWS_CONTENT_TYPE: &str = "application/vnd.inin.icws+JSON; charset=utf-8";
+
+impl Reply {
+    /// Asserts the ICWS error shape: this status and errorId.
+    #[track_caller]
+    pub fn assert_icws_error(&self, status: u16, error_id: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.header("content-type"), Some(ICWS_CONTENT_TYPE));
+        let body = self.json();
+        assert_eq!(body["errorId"], error_id, "{body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    }
+}
+
+impl TestApp {
+    /// Creates a presence user (username, password, CTI profile) and returns its id.
+    pub async fn presence_user(&self, username: &str, password: &str, profile: i64) -> i64 {
+        let id = self
+            .create_user(serde_json::json!({
+                "firstname": username, "lastname": "Tester", "username": username, "password": password
+            }))
+            .await;
+        let reply =
+            self.post(&format!("/1.1/users/{id}/cti_profile"), &format!(r#"{{"cti_profile_id": {profile}}}"#)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        id
+    }
+
+    /// `POST /icws/connection` with these credentials, raw.
+    pub async fn icws_login_raw(&self, user: &str, password: &str) -> Reply {
+        let body = serde_json::json!({
+            "__type": "urn:inin.com:connection:icAuthConnectionRequestSettings",
+            "applicationName": "ctid tests",
+            "userID": user,
+            "password": password,
+        });
+        send(self.client.post(self.url("/icws/connection")).body(body.to_string())).await
+    }
+
+    /// Logs in and returns the session; asserts 201.
+    pub async fn icws_login(&self, user: &str, password: &str) -> IcwsLogin {
+        let reply = self.icws_login_raw(user, password).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let set_cookie = reply.header("set-cookie").expect("Set-Cookie").to_string();
+        IcwsLogin {
+            session_id: reply.header("inin-icws-session-id").expect("session id").to_string(),
+            csrf_token: reply.header("inin-icws-csrf-token").expect("token").to_string(),
+            cookie: set_cookie.split(';').next().expect("cookie").to_string(),
+            set_cookie,
+            body: reply.json(),
+        }
+    }
+
+    /// A session request with the token and cookie; `path` is relative to `/icws/{sessionId}`.
+    pub async fn icws(&self, method: Method, login: &IcwsLogin, path: &str, body: Option<&str>) -> Reply {
+        let url = self.url(&format!("/icws/{}{path}", login.session_id));
+        let mut builder = self
+            .client
+            .request(method, url)
+            .header("ININ-ICWS-CSRF-Token", &login.csrf_token)
+            .header("Cookie", &login.cookie);
+        if let Some(body) = body {
+            builder = builder.body(body.to_string());
+        }
+        send(builder).await
+    }
+}
+
+/// One server-sent event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub data: Value,
+}
+
+/// An open `text/event-stream` response, read event by event.
+pub struct SseStream {
+    pub response: reqwest::Response,
+    buffer: String,
+    /// `:` comment lines seen so far.
+    pub comments: usize,
+}
+
+impl SseStream {
+    /// The next event, waiting at most `within`; `None` on timeout or end of stream.
+    pub async fn next(&mut self, within: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut id = None;
+                let mut data = String::new();
+                for line in block.lines() {
+                    if line.starts_with(':') {
+                        self.comments += 1;
+                    } else if let Some(rest) = line.strip_prefix("id:") {
+                        id = Some(rest.trim().to_string());
+                    } else if let Some(rest) = line.strip_prefix("data:") {
+                        data.push_str(rest.strip_prefix(' ').unwrap_or(rest));
+                    }
+                }
+                if !data.is_empty() {
+                    let data =
+                        serde_json::from_str(&data).unwrap_or_else(|e| panic!("event data not JSON ({e}): {data}"));
+                    return Some(SseEvent { id, data });
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?.ok()??;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+}
+
+impl TestApp {
+    /// `GET …/messaging/messages` (short poll) as a JSON array.
+    pub async fn poll(&self, login: &IcwsLogin) -> Vec<Value> {
+        let reply = self.icws(Method::GET, login, "/messaging/messages", None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.json().as_array().expect("array").clone()
+    }
+
+    /// Opens the event stream with the cookie only (and `Last-Event-ID` when given).
+    pub async fn sse(&self, login: &IcwsLogin, last_event_id: Option<&str>) -> SseStream {
+        let mut builder = self
+            .client
+            .get(self.url(&format!("/icws/{}/messaging/messages", login.session_id)))
+            .header("Accept", "text/event-stream")
+            .header("Cookie", &login.cookie);
+        if let Some(id) = last_event_id {
+            builder = builder.header("Last-Event-ID", id);
+        }
+        let response = builder.send().await.expect("event stream");
+        assert_eq!(response.status(), StatusCode::OK);
+        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(content_type.starts_with("text/event-stream"), "{content_type}");
+        SseStream { response, buffer: String::new(), comments: 0 }
+    }
+
+    /// Subscribes the session to these users' statuses; asserts 200 with no body.
+    pub async fn subscribe(&self, login: &IcwsLogin, users: &[&str]) {
+        let body = serde_json::json!({ "userIds": users }).to_string();
+        let reply = self.icws(Method::PUT, login, "/messaging/subscriptions/status/user-statuses", Some(&body)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.body, "");
+    }
+
+    /// Sets a user's status through the session; asserts 202 and returns the request id.
+    pub async fn set_status(&self, login: &IcwsLogin, user: &str, body: Value) -> String {
+        let reply =
+            self.icws(Method::PUT, login, &format!("/status/user-statuses/{user}"), Some(&body.to_string())).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+        reply.json()["requestId"].as_str().expect("requestId").to_string()
+    }
+}

@@ -1,0 +1,17 @@
+//! Black-box tests: each starts the real `ctid` binary on port 0 with a fresh database
+//! and speaks HTTP to it.
+
+mod auth;
+mod cli;
+mod cti_profiles;
+mod helpers;
+mod icws_connection;
+mod icws_messaging;
+mod icws_robustness;
+mod icws_status;
+mod messaging_stress;
+mod openapi;
+mod robustness;
+mod status_messages;
+mod user_cti_profile;
+mod users;

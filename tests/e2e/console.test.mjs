@@ -1,0 +1,215 @@
+// End-to-end tests of the web console: the real ctid binary, headless Debian Chromium driven
+// by playwright-core. Timings are waited on, never slept.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const binary = process.env.CTID_BIN || join(root, 'target', 'debug', 'ctid');
+const ADMIN = 'admin-e2e-secret';
+const dir = mkdtempSync(join(tmpdir(), 'ctid-e2e-'));
+const database = `sqlite://${join(dir, 'ctid.db')}`;
+
+let server = null;
+let address = null;
+let browser = null;
+
+function startServer(listen) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, ['serve', '--listen', listen, '--database', database, '--server-name', 'e2e'], {
+      env: { ...process.env, CTID_ADMIN_PASSWORD: ADMIN, CTID_LOG: 'warn' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`ctid did not start: ${seen}`)), 30000);
+    child.stderr.on('data', (chunk) => {
+      seen += chunk.toString();
+      const match = /listening on (\S+)/.exec(seen);
+      if (match && timer) {
+        clearTimeout(timer);
+        resolve({ child, address: match[1] });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`ctid exited with ${code}: ${seen}`)));
+  });
+}
+
+function stopServer() {
+  return new Promise((resolve) => {
+    if (!server || server.exitCode !== null) return resolve();
+    server.once('exit', () => resolve());
+    server.kill('SIGTERM');
+  });
+}
+
+const url = (path) => `http://${address}${path}`;
+
+async function admin(method, path, body) {
+  const response = await fetch(url(path), {
+    method,
+    headers: { Authorization: `Basic ${Buffer.from(`admin:${ADMIN}`).toString('base64')}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : null };
+}
+
+async function presenceUser(username, firstname, profile) {
+  const created = await admin('POST', '/1.1/users', { firstname, lastname: 'Example', username, password: `${username}-pass` });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const associated = await admin('POST', `/1.1/users/${created.json.id}/cti_profile`, { cti_profile_id: profile });
+  assert.equal(associated.status, 201);
+}
+
+/** An ICWS session of the test itself ("another session" than the page's). */
+async function icws(username) {
+  const response = await fetch(url('/icws/connection'), {
+    method: 'POST',
+    body: JSON.stringify({ userID: username, password: `${username}-pass` }),
+  });
+  assert.equal(response.status, 201);
+  const body = await response.json();
+  const cookie = response.headers.get('set-cookie').split(';')[0];
+  const call = async (method, path, payload) => {
+    const reply = await fetch(url(`/icws/${body.sessionId}${path}`), {
+      method,
+      headers: { 'ININ-ICWS-CSRF-Token': body.csrfToken, Cookie: cookie },
+      body: payload === undefined ? undefined : JSON.stringify(payload),
+    });
+    const text = await reply.text();
+    return { status: reply.status, json: text ? JSON.parse(text) : null };
+  };
+  return { call };
+}
+
+async function openPage(username) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(url('/'));
+  await page.fill('#login-user', username);
+  await page.fill('#login-password', `${username}-pass`);
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector('#board-view:not([hidden])', { timeout: 10000 });
+  await page.waitForSelector('li.card', { timeout: 10000 });
+  return page;
+}
+
+const statusText = (page, user) => page.locator(`li.card[data-user="${user}"] .status-text`);
+
+async function waitForStatus(page, user, text, timeout = 2000) {
+  await page.waitForFunction(
+    ([u, t]) => document.querySelector(`li.card[data-user="${u}"] .status-text`)?.textContent === t,
+    [user, text],
+    { timeout },
+  );
+}
+
+before(async () => {
+  ({ child: server, address } = await startServer('127.0.0.1:0'));
+  await presenceUser('boss', 'Beatrice', 1);
+  await presenceUser('agent1', 'Albert', 2);
+  await presenceUser('agent2', 'Alice', 2);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  await stopServer();
+});
+
+test('a supervisor logs in and sees every user on the board', async () => {
+  const page = await openPage('boss');
+  const users = await page.locator('li.card').evaluateAll((cards) => cards.map((c) => c.dataset.user).sort());
+  assert.deepEqual(users, ['agent1', 'agent2', 'boss']);
+  assert.equal(await page.textContent('#me-profile'), 'Supervisor');
+  assert.match(await page.textContent('#counts'), /Available 3/);
+  assert.equal(await page.inputValue('#my-form select[name=statusId]'), 'Available', 'the form shows my status');
+  await page.context().close();
+});
+
+test('a change made through the API by another session appears on the board within 2 s', async () => {
+  const page = await openPage('boss');
+  const agent = await icws('agent1');
+  const put = await agent.call('PUT', '/status/user-statuses/agent1', { statusId: 'At Lunch', notes: 'back at 2' });
+  assert.equal(put.status, 202);
+  await waitForStatus(page, 'agent1', 'At Lunch', 2000);
+  assert.equal(await page.textContent('li.card[data-user="agent1"] .notes'), 'back at 2');
+  await page.context().close();
+});
+
+test('changing my status from the page is visible through the API', async () => {
+  const page = await openPage('agent2');
+  await page.selectOption('#my-form select[name=statusId]', 'Do Not disturb');
+  await page.fill('#my-form input[name=notes]', 'focus time');
+  await page.click('#my-form button[type=submit]');
+  await waitForStatus(page, 'agent2', 'Do Not disturb', 5000);
+  const boss = await icws('boss');
+  const status = await boss.call('GET', '/status/user-statuses/agent2');
+  assert.equal(status.json.statusId, 'Do Not disturb');
+  assert.equal(status.json.notes, 'focus time');
+  await page.context().close();
+});
+
+test('a forward status needs a number before anything is sent', async () => {
+  const page = await openPage('agent2');
+  await page.selectOption('#my-form select[name=statusId]', 'Available, Forward');
+  assert.equal(await page.isVisible('#my-form .forward'), true);
+  await page.fill('#my-form input[name=forwardNumber]', 'not a number');
+  await page.click('#my-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#my-form .error').textContent.includes('forward number'));
+  await page.context().close();
+});
+
+test('a non-supervisor cannot change others', async () => {
+  const page = await openPage('agent1');
+  assert.equal(await page.locator('li.card button.change').count(), 0, 'no change button for an agent');
+  // The session cookie is HttpOnly: scripts on the page cannot read it.
+  assert.equal(await page.evaluate(() => document.cookie), '');
+  const agent = await icws('agent1');
+  const put = await agent.call('PUT', '/status/user-statuses/agent2', { statusId: 'Available' });
+  assert.equal(put.status, 403);
+  await page.context().close();
+});
+
+test('a supervisor changes another user from the board', async () => {
+  const page = await openPage('boss');
+  await page.click('li.card[data-user="agent1"] button.change');
+  await page.waitForSelector('#change-dialog[open]');
+  await page.selectOption('#change-form select[name=statusId]', 'In a meeting');
+  await page.click('#change-form button[type=submit]');
+  await waitForStatus(page, 'agent1', 'In a meeting', 5000);
+  const boss = await icws('boss');
+  assert.equal((await boss.call('GET', '/status/user-statuses/agent1')).json.statusId, 'In a meeting');
+  if (process.env.CTID_SCREENSHOTS) {
+    await page.click('#change-close').catch(() => {});
+    mkdirSync(join(root, 'docs'), { recursive: true });
+    await page.screenshot({ path: join(root, 'docs', 'board-supervisor.png'), fullPage: true });
+    const agentPage = await openPage('agent2');
+    await agentPage.screenshot({ path: join(root, 'docs', 'board-agent.png'), fullPage: true });
+    await agentPage.context().close();
+  }
+  await page.context().close();
+});
+
+test('the page recovers after the server restarts', async () => {
+  const page = await openPage('boss');
+  const listen = address;
+  await stopServer();
+  await page.waitForSelector('#banner:not([hidden])', { timeout: 10000 });
+  ({ child: server, address } = await startServer(listen));
+  await page.waitForSelector('#banner[hidden]', { state: 'attached', timeout: 20000 });
+  const agent = await icws('agent2');
+  assert.equal((await agent.call('PUT', '/status/user-statuses/agent2', { statusId: 'Gone Home' })).status, 202);
+  await waitForStatus(page, 'agent2', 'Gone Home', 5000);
+  await page.context().close();
+});
