@@ -30,7 +30,8 @@ function startServer(listen) {
     const timer = setTimeout(() => reject(new Error(`ctid did not start: ${seen}`)), 30000);
     child.stderr.on('data', (chunk) => {
       seen += chunk.toString();
-      const match = /listening on (\S+)/.exec(seen);
+      // Only a whole line: stderr may arrive cut in the middle of the address.
+      const match = /listening on (\S+) \(https?\)\n/.exec(seen);
       if (match && timer) {
         clearTimeout(timer);
         resolve({ child, address: match[1] });
@@ -73,8 +74,9 @@ async function icws(username) {
     method: 'POST',
     body: JSON.stringify({ userID: username, password: `${username}-pass` }),
   });
-  assert.equal(response.status, 201);
-  const body = await response.json();
+  const raw = await response.text();
+  assert.equal(response.status, 201, raw);
+  const body = JSON.parse(raw);
   const cookie = response.headers.get('set-cookie').split(';')[0];
   const call = async (method, path, payload) => {
     const reply = await fetch(url(`/icws/${body.sessionId}${path}`), {
