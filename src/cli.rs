@@ -6,12 +6,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio::sync::Semaphore;
 
 use crate::app::presence::PresenceSettings;
 use crate::app::webservice_users;
 use crate::config::{DatabaseUrl, Secret};
-use crate::http::server::{Listeners, TlsFiles, shutdown_signal};
+use crate::http::server::{ConnectionLimits, Listeners, TlsFiles, shutdown_signal};
 use crate::http::{AppState, build_router, openapi};
+use crate::presence::sessions::SessionLimits;
 use crate::store;
 
 #[derive(Debug, Parser)]
@@ -62,6 +64,18 @@ struct ServeArgs {
     /// Most messages queued for one presence session; beyond, it gets a fresh snapshot.
     #[arg(long, env = "CTID_SESSION_QUEUE_LIMIT", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     session_queue_limit: u64,
+    /// Most presence sessions one user may hold at once; beyond, a login gets 429.
+    #[arg(long, env = "CTID_MAX_SESSIONS_PER_USER", default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    max_sessions_per_user: u64,
+    /// Most presence sessions in all; beyond, a login gets 503.
+    #[arg(long, env = "CTID_MAX_SESSIONS", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_sessions: u64,
+    /// Most concurrent client connections; beyond, a connection gets 503 and is closed.
+    #[arg(long, env = "CTID_MAX_CONNECTIONS", default_value_t = 25_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// Seconds a client gets to send a request's headers (slow clients are disconnected).
+    #[arg(long, env = "CTID_HEADER_READ_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_read_timeout: u64,
     /// Log format on stderr.
     #[arg(long, env = "CTID_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -251,6 +265,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         idle_timeout: std::time::Duration::from_secs(args.session_idle_timeout),
         queue_limit: usize::try_from(args.session_queue_limit).unwrap_or(usize::MAX),
         server_name,
+        limits: SessionLimits {
+            per_user: usize::try_from(args.max_sessions_per_user).unwrap_or(usize::MAX),
+            total: usize::try_from(args.max_sessions).unwrap_or(usize::MAX),
+        },
+    };
+    let connection_limits = ConnectionLimits {
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX).min(Semaphore::MAX_PERMITS),
+        header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout),
     };
     let state = AppState::new(store.clone(), args.trusted_proxy, presence);
     let sweeper = tokio::spawn(sweep_sessions(state.presence.clone()));
@@ -259,7 +281,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         shutdown_signal().await;
         presence.shutting_down();
     };
-    let result = listeners.serve(build_router(state), shutdown).await;
+    let result = listeners.serve(build_router(state), connection_limits, shutdown).await;
     sweeper.abort();
     store.close().await;
     tracing::info!("stopped");

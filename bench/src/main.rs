@@ -208,6 +208,9 @@ async fn run(ctid: &str, sizes: &Sizes) -> Result<Vec<Row>, String> {
             "bench",
             "--session-idle-timeout",
             "3600",
+            // The scenarios open thousands of sessions over a hundred users.
+            "--max-sessions-per-user",
+            "1000000",
         ],
         &[("CTID_ADMIN_PASSWORD", ADMIN_PASSWORD), ("CTID_LOG", "warn")],
     )

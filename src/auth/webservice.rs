@@ -6,6 +6,7 @@
 //! account is unchanged.
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
 use super::digest::{self, DigestFailure, NonceRegistry};
+use super::throttle::FailureThrottle;
 use super::{password, random};
 use crate::domain::webservice_user::{REALM, WebserviceUser};
 use crate::store::{Store, StoreError};
@@ -26,6 +28,8 @@ const MAX_CACHED: usize = 10_000;
 pub enum AuthFailure {
     /// No or bad credentials.
     Denied { stale: bool },
+    /// Too many failures for this account or from this address: retry after this long.
+    Throttled(Duration),
     /// The account could not be read.
     Unavailable,
 }
@@ -37,6 +41,9 @@ pub struct WebserviceAuth {
     accounts: Mutex<HashMap<String, (Instant, Option<WebserviceUser>)>>,
     verified_basic: Mutex<HashSet<[u8; 32]>>,
     flights: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+    throttle: FailureThrottle,
+    /// Checked when a Basic user is unknown, so an unknown name costs what a wrong password does.
+    decoy_hash: String,
 }
 
 impl WebserviceAuth {
@@ -48,6 +55,8 @@ impl WebserviceAuth {
             accounts: Mutex::default(),
             verified_basic: Mutex::default(),
             flights: Mutex::default(),
+            throttle: FailureThrottle::default(),
+            decoy_hash: password::hash(&random::hex_token(16)),
         }
     }
 
@@ -58,15 +67,35 @@ impl WebserviceAuth {
         format!("Digest realm=\"{REALM}\", nonce=\"{nonce}\", qop=\"auth\", algorithm=MD5{stale}")
     }
 
-    /// Authenticates a request from its method, target (path and query) and `Authorization` header.
+    /// Authenticates a request from its method, target (path and query), `Authorization`
+    /// header and client address. Failed credentials count against the account named and the
+    /// address; while either is throttled, even good credentials are refused.
     pub async fn authenticate(
         &self,
         method: &str,
         target: &str,
         authorization: Option<&str>,
+        address: Option<IpAddr>,
     ) -> Result<String, AuthFailure> {
+        // No credentials at all is the first step of every Digest exchange, not a failure.
+        let header = authorization.ok_or(AuthFailure::Denied { stale: false })?;
+        let account = claimed_account(header);
+        self.throttle.check(&account, address).map_err(AuthFailure::Throttled)?;
+        match self.verify(method, target, header).await {
+            Ok(username) => {
+                self.throttle.record_success(&account);
+                Ok(username)
+            }
+            Err(AuthFailure::Denied { stale: false }) => {
+                self.throttle.record_failure(&account, address);
+                Err(AuthFailure::Denied { stale: false })
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn verify(&self, method: &str, target: &str, header: &str) -> Result<String, AuthFailure> {
         let denied = AuthFailure::Denied { stale: false };
-        let header = authorization.ok_or(denied)?;
         let (scheme, rest) = header.trim().split_once(' ').ok_or(denied)?;
         if scheme.eq_ignore_ascii_case("digest") {
             let params = digest::parse(rest).ok_or(denied)?;
@@ -78,10 +107,12 @@ impl WebserviceAuth {
             };
         }
         if scheme.eq_ignore_ascii_case("basic") {
-            let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).map_err(|_| denied)?;
-            let text = String::from_utf8(decoded).map_err(|_| denied)?;
-            let (username, password) = text.split_once(':').ok_or(denied)?;
-            let account = self.account(username).await?.ok_or(denied)?;
+            let (username, password) = decode_basic(rest).ok_or(denied)?;
+            let password = password.as_str();
+            let Some(account) = self.account(&username).await? else {
+                password::verify_blocking(self.decoy_hash.clone(), password.to_string()).await;
+                return Err(denied);
+            };
             let fingerprint = self.fingerprint(&account.password_hash, password);
             if self.lock_verified().contains(&fingerprint) {
                 return Ok(account.username);
@@ -153,6 +184,28 @@ impl WebserviceAuth {
         accounts.insert(username.to_string(), (Instant::now(), account.clone()));
         Ok(account)
     }
+}
+
+/// The user name and password of `Authorization: Basic …` (the part after the scheme).
+pub fn decode_basic(credentials: &str) -> Option<(String, String)> {
+    let decoded = base64::engine::general_purpose::STANDARD.decode(credentials.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (username, password) = text.split_once(':')?;
+    Some((username.to_string(), password.to_string()))
+}
+
+/// The account an `Authorization` header names (empty when it names none), for throttling.
+fn claimed_account(header: &str) -> String {
+    let Some((scheme, rest)) = header.trim().split_once(' ') else {
+        return String::new();
+    };
+    if scheme.eq_ignore_ascii_case("digest") {
+        return digest::parse(rest).map(|p| p.username).unwrap_or_default();
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        return decode_basic(rest).map(|(user, _)| user).unwrap_or_default();
+    }
+    String::new()
 }
 
 /// Builds a web-service account (argon2 hash and Digest HA1) for `username`.

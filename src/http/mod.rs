@@ -1,10 +1,13 @@
 //! The HTTP layer: one module per API surface, thin handlers over `app`.
 
 pub mod base_url;
+pub mod client_ip;
+pub mod connections;
 pub mod console;
 pub mod icws;
 pub mod openapi;
 pub mod request_id;
+pub mod security;
 pub mod server;
 pub mod xivo;
 
@@ -13,11 +16,15 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::presence::{Presence, PresenceSettings};
 use crate::auth::webservice::WebserviceAuth;
 use crate::store::Store;
+
+/// Time a client gets to send a whole request body.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -50,6 +57,8 @@ pub fn build_router(state: AppState) -> Router {
         .nest("/1.1", xivo::router(state.clone()))
         .nest("/icws", icws::router())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(security::headers))
+        .layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT))
         .layer(request_id::layer())
         .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
         .layer(request_id::propagate())

@@ -4,16 +4,44 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::{Extension, Router};
 use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::DefaultAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+use hyper_util::rt::TokioTimer;
+use tokio::sync::Semaphore;
 
 use super::base_url::Scheme;
+use super::connections::LimitedAcceptor;
 
 /// Longest time in-flight requests get to finish once shutdown starts.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest request head (request line and headers) a connection buffers; beyond, `431`.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
+/// Most header fields in one request.
+const MAX_HEADERS: usize = 100;
+/// Most concurrent HTTP/2 streams on one connection.
+const MAX_STREAMS: u32 = 128;
+
+/// What one client may hold of the server.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Concurrent connections, over all listeners.
+    pub max_connections: usize,
+    /// Time a client gets to send a request head, from the first byte or from the end of the
+    /// previous request (an idle keep-alive connection is closed after it too).
+    pub header_read_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self { max_connections: 25_000, header_read_timeout: Duration::from_secs(10) }
+    }
+}
 
 /// Certificate and key files of an HTTPS listener.
 #[derive(Debug, Clone)]
@@ -57,21 +85,32 @@ impl Listeners {
     }
 
     /// Serves `router` on every listener until `shutdown` resolves, then drains.
-    pub async fn serve(self, router: Router, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+    pub async fn serve(
+        self,
+        router: Router,
+        limits: ConnectionLimits,
+        shutdown: impl Future<Output = ()>,
+    ) -> io::Result<()> {
         let handle = Handle::new();
         let scheme = if self.tls.is_some() { Scheme::Https } else { Scheme::Http };
         let app = router.layer(Extension(scheme));
+        let permits = Arc::new(Semaphore::new(limits.max_connections));
         let mut servers = tokio::task::JoinSet::new();
         for socket in self.sockets {
             let service = app.clone().into_make_service_with_connect_info::<SocketAddr>();
             let handle = handle.clone();
+            let permits = permits.clone();
             match &self.tls {
                 Some(config) => {
-                    let server = axum_server::from_tcp_rustls(socket, config.clone()).handle(handle);
+                    let acceptor = LimitedAcceptor::new(RustlsAcceptor::new(config.clone()), permits, false);
+                    let mut server = axum_server::from_tcp(socket).acceptor(acceptor).handle(handle);
+                    configure(server.http_builder(), limits);
                     servers.spawn(async move { server.serve(service).await });
                 }
                 None => {
-                    let server = axum_server::from_tcp(socket).handle(handle);
+                    let acceptor = LimitedAcceptor::new(DefaultAcceptor::new(), permits, true);
+                    let mut server = axum_server::from_tcp(socket).acceptor(acceptor).handle(handle);
+                    configure(server.http_builder(), limits);
                     servers.spawn(async move { server.serve(service).await });
                 }
             }
@@ -91,6 +130,25 @@ impl Listeners {
         }
         Ok(())
     }
+}
+
+/// Header, buffer and timeout limits of both HTTP versions.
+fn configure(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    limits: ConnectionLimits,
+) {
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEADERS);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(MAX_HEAD_BYTES).unwrap_or(u32::MAX))
+        .max_concurrent_streams(MAX_STREAMS)
+        .keep_alive_interval(Duration::from_secs(30));
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -89,6 +89,28 @@ struct Inner {
     by_user: HashMap<i64, HashSet<String>>,
 }
 
+/// How many sessions may be open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    pub per_user: usize,
+    pub total: usize,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        Self { per_user: 20, total: 100_000 }
+    }
+}
+
+/// Why a session could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionLimit {
+    /// The user already has as many live sessions as allowed.
+    PerUser,
+    /// The server holds as many sessions as allowed.
+    Total,
+}
+
 /// Why a session request was not authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionRejection {
@@ -101,6 +123,7 @@ pub struct Sessions {
     inner: RwLock<Inner>,
     idle_timeout: Duration,
     queue_limit: usize,
+    limits: SessionLimits,
     epoch: Instant,
 }
 
@@ -109,8 +132,8 @@ fn equal(a: &str, b: &str) -> bool {
 }
 
 impl Sessions {
-    pub fn new(idle_timeout: Duration, queue_limit: usize) -> Self {
-        Self { inner: RwLock::default(), idle_timeout, queue_limit, epoch: Instant::now() }
+    pub fn new(idle_timeout: Duration, queue_limit: usize, limits: SessionLimits) -> Self {
+        Self { inner: RwLock::default(), idle_timeout, queue_limit, limits, epoch: Instant::now() }
     }
 
     fn now_ms(&self) -> u64 {
@@ -125,9 +148,21 @@ impl Sessions {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Opens a session with a fresh id, CSRF token and cookie.
-    pub fn create(&self, new: NewSession) -> Arc<Session> {
+    /// Opens a session with a fresh id, CSRF token and cookie, within the limits. Sessions
+    /// that have gone idle but are not swept yet do not count.
+    pub fn create(&self, new: NewSession) -> Result<Arc<Session>, SessionLimit> {
         let mut inner = self.write();
+        let now = self.now_ms();
+        let live_of_user = inner
+            .by_user
+            .get(&new.user_id)
+            .map_or(0, |ids| ids.iter().filter_map(|id| inner.by_id.get(id)).filter(|s| !self.is_idle(s, now)).count());
+        if live_of_user >= self.limits.per_user {
+            return Err(SessionLimit::PerUser);
+        }
+        if inner.by_id.len() >= self.limits.total {
+            return Err(SessionLimit::Total);
+        }
         let id = loop {
             let candidate = (OsRng.next_u64() % 9_000_000_000_000_000_000 + 1_000_000_000_000_000_000).to_string();
             if !inner.by_id.contains_key(&candidate) {
@@ -142,7 +177,7 @@ impl Sessions {
             application_name: new.application_name,
             csrf_token: random::hex_token(16),
             cookie: random::hex_token(16),
-            last_seen_ms: AtomicU64::new(self.now_ms()),
+            last_seen_ms: AtomicU64::new(now),
             station: Mutex::new(None),
             view_all: AtomicBool::new(new.view_all),
             mailbox: Mailbox::new(self.queue_limit),
@@ -151,7 +186,7 @@ impl Sessions {
         });
         inner.by_user.entry(new.user_id).or_default().insert(id.clone());
         inner.by_id.insert(id, session.clone());
-        session
+        Ok(session)
     }
 
     /// The live session `id`, if `cookie` (and `csrf_token` when required) match; marks it active.
@@ -259,7 +294,7 @@ impl Sessions {
 mod tests {
     use super::*;
 
-    fn open(sessions: &Sessions, user_id: i64) -> Arc<Session> {
+    fn try_open(sessions: &Sessions, user_id: i64) -> Result<Arc<Session>, SessionLimit> {
         sessions.create(NewSession {
             user_id,
             username: format!("u{user_id}"),
@@ -269,9 +304,33 @@ mod tests {
         })
     }
 
+    fn open(sessions: &Sessions, user_id: i64) -> Arc<Session> {
+        try_open(sessions, user_id).expect("within the limits")
+    }
+
+    #[test]
+    fn sessions_are_capped_per_user_and_in_all() {
+        let sessions = Sessions::new(Duration::from_secs(60), 100, SessionLimits { per_user: 2, total: 3 });
+        let first = open(&sessions, 1);
+        open(&sessions, 1);
+        assert_eq!(try_open(&sessions, 1).err(), Some(SessionLimit::PerUser));
+        open(&sessions, 2);
+        assert_eq!(try_open(&sessions, 3).err(), Some(SessionLimit::Total));
+        sessions.end(&first.id);
+        assert!(try_open(&sessions, 1).is_ok(), "an ended session frees its place");
+    }
+
+    #[test]
+    fn idle_sessions_do_not_count_against_the_user() {
+        let sessions = Sessions::new(Duration::ZERO, 100, SessionLimits { per_user: 1, total: 10 });
+        open(&sessions, 1);
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(try_open(&sessions, 1).is_ok());
+    }
+
     #[test]
     fn cookie_and_token_must_both_match() {
-        let sessions = Sessions::new(Duration::from_secs(60), 100);
+        let sessions = Sessions::new(Duration::from_secs(60), 100, SessionLimits::default());
         let s = open(&sessions, 1);
         assert!(s.id.bytes().all(|b| b.is_ascii_digit()));
         assert!(sessions.authenticate(&s.id, Some(&s.cookie), Some(&s.csrf_token), true).is_ok());
@@ -287,7 +346,7 @@ mod tests {
 
     #[test]
     fn ending_a_user_ends_all_their_sessions() {
-        let sessions = Sessions::new(Duration::from_secs(60), 100);
+        let sessions = Sessions::new(Duration::from_secs(60), 100, SessionLimits::default());
         let (a, b, c) = (open(&sessions, 1), open(&sessions, 1), open(&sessions, 2));
         a.set_station(Some("7001".into()));
         assert_eq!(sessions.presence_of(1), (vec!["7001".to_string()], true));
@@ -304,7 +363,7 @@ mod tests {
 
     #[test]
     fn an_open_stream_keeps_a_session_alive() {
-        let sessions = Sessions::new(Duration::ZERO, 100);
+        let sessions = Sessions::new(Duration::ZERO, 100, SessionLimits::default());
         let s = open(&sessions, 1);
         let guard = s.open_stream();
         std::thread::sleep(Duration::from_millis(5));
@@ -315,7 +374,7 @@ mod tests {
 
     #[test]
     fn idle_sessions_expire() {
-        let sessions = Sessions::new(Duration::ZERO, 100);
+        let sessions = Sessions::new(Duration::ZERO, 100, SessionLimits::default());
         let s = open(&sessions, 1);
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(sessions.sweep().len(), 1);

@@ -1,13 +1,11 @@
 //! `/icws/connection` and `/icws/{sessionId}/connection`: login, logout, server information,
 //! station login.
 
-use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::Value;
 
 use super::body::IcwsObject;
 use super::error::{IcwsError, IcwsJson, ok};
@@ -15,6 +13,7 @@ use super::session::{CSRF_HEADER, IcwsSession};
 use crate::app::now;
 use crate::http::AppState;
 use crate::http::base_url::Scheme;
+use crate::http::client_ip::ClientIp;
 use crate::presence::dates;
 
 const LOGIN_TYPE: &str = "urn:inin.com:connection:icAuthConnectionRequestSettings";
@@ -108,34 +107,8 @@ pub struct ConnectionRequest {
     pub password: String,
 }
 
-/// The client's address: the peer, or the first `X-Forwarded-For` hop from a trusted proxy.
-fn client_ip(state: &AppState, headers: &HeaderMap, peer: Option<IpAddr>) -> Option<IpAddr> {
-    let peer = peer?;
-    if state.trusted_proxies.contains(&peer)
-        && let Some(forwarded) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-    {
-        return Some(forwarded);
-    }
-    Some(peer)
-}
-
-/// Log in: opens a session.
-#[utoipa::path(post, path = "/icws/connection", tag = "icws connection", security(()), request_body = ConnectionRequest,
-    params(("include" = Option<String>, Query, description = "Comma-separated: features, version, server-time")),
-    responses((status = 201, body = ConnectionResponse), (status = 400, body = super::error::IcwsErrorBody),
-        (status = 429, body = super::error::IcwsErrorBody)))]
-pub async fn login(
-    State(state): State<AppState>,
-    connect_info: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
-    scheme: Option<axum::Extension<Scheme>>,
-    headers: HeaderMap,
-    Query(query): Query<Vec<(String, String)>>,
-    body: IcwsObject,
-) -> Result<Response, IcwsError> {
+/// The user name, password and application name of a login body.
+pub fn login_request(body: &IcwsObject) -> Result<(String, String, String), IcwsError> {
     if let Some(kind) = body.string("__type")?
         && kind != LOGIN_TYPE
     {
@@ -144,13 +117,29 @@ pub async fn login(
     let username = body.required_string("userID")?;
     let password = body.required_string("password")?;
     let application_name = body.string("applicationName")?.unwrap_or_default();
-    let includes: Vec<String> = query
-        .iter()
-        .filter(|(k, _)| k == "include")
-        .flat_map(|(_, v)| v.split(',').map(|s| s.trim().to_string()))
-        .collect();
+    Ok((username, password, application_name))
+}
+
+/// The values of every `include` query parameter, each a comma-separated list.
+pub fn includes(query: &[(String, String)]) -> Vec<String> {
+    query.iter().filter(|(k, _)| k == "include").flat_map(|(_, v)| v.split(',').map(|s| s.trim().to_string())).collect()
+}
+
+/// Log in: opens a session.
+#[utoipa::path(post, path = "/icws/connection", operation_id = "icws_login", tag = "icws connection", security(()), request_body = ConnectionRequest,
+    params(("include" = Option<String>, Query, description = "Comma-separated: features, version, server-time")),
+    responses((status = 201, body = ConnectionResponse), (status = 400, body = super::error::IcwsErrorBody),
+        (status = 429, body = super::error::IcwsErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    scheme: Option<axum::Extension<Scheme>>,
+    Query(query): Query<Vec<(String, String)>>,
+    body: IcwsObject,
+) -> Result<Response, IcwsError> {
+    let (username, password, application_name) = login_request(&body)?;
+    let includes = includes(&query);
     let has = |name: &str| includes.iter().any(|i| i == name);
-    let ip = client_ip(&state, &headers, connect_info.map(|c| c.0.0.ip()));
     let session = state.presence.login(&username, &password, &application_name, ip).await?;
 
     let body = ConnectionResponse {
@@ -182,7 +171,7 @@ pub async fn login(
 }
 
 /// The session's connection state (1: up).
-#[utoipa::path(get, path = "/icws/{sessionId}/connection", tag = "icws connection", security(("icws_session" = [])),
+#[utoipa::path(get, path = "/icws/{sessionId}/connection", operation_id = "icws_get_connection", tag = "icws connection", security(("icws_session" = [])),
     params(("sessionId" = String, Path)),
     responses((status = 200, body = Object, example = json!({"connectionState": 1})), (status = 401, body = super::error::IcwsErrorBody)))]
 pub async fn get(_session: IcwsSession) -> impl IntoResponse {
@@ -190,7 +179,7 @@ pub async fn get(_session: IcwsSession) -> impl IntoResponse {
 }
 
 /// Log out: ends the session.
-#[utoipa::path(delete, path = "/icws/{sessionId}/connection", tag = "icws connection", security(("icws_session" = [])),
+#[utoipa::path(delete, path = "/icws/{sessionId}/connection", operation_id = "icws_logout", tag = "icws connection", security(("icws_session" = [])),
     params(("sessionId" = String, Path)),
     responses((status = 200), (status = 401, body = super::error::IcwsErrorBody)))]
 pub async fn delete(State(state): State<AppState>, IcwsSession(session): IcwsSession) -> Response {
@@ -204,19 +193,19 @@ pub async fn delete(State(state): State<AppState>, IcwsSession(session): IcwsSes
 }
 
 /// Server version.
-#[utoipa::path(get, path = "/icws/connection/version", tag = "icws connection", security(()), responses((status = 200, body = Version)))]
+#[utoipa::path(get, path = "/icws/connection/version", operation_id = "icws_get_version", tag = "icws connection", security(()), responses((status = 200, body = Version)))]
 pub async fn get_version() -> impl IntoResponse {
     ok(version())
 }
 
 /// Supported features and their versions.
-#[utoipa::path(get, path = "/icws/connection/features", tag = "icws connection", security(()), responses((status = 200, body = FeatureList)))]
+#[utoipa::path(get, path = "/icws/connection/features", operation_id = "icws_get_features", tag = "icws connection", security(()), responses((status = 200, body = FeatureList)))]
 pub async fn get_features() -> impl IntoResponse {
     ok(FeatureList { feature_info_list: &FEATURES })
 }
 
 /// One feature's version.
-#[utoipa::path(get, path = "/icws/connection/features/{featureId}", tag = "icws connection", security(()),
+#[utoipa::path(get, path = "/icws/connection/features/{featureId}", operation_id = "icws_get_feature", tag = "icws connection", security(()),
     params(("featureId" = String, Path)),
     responses((status = 200, body = FeatureInfo), (status = 400, body = super::error::IcwsErrorBody)))]
 pub async fn get_feature(Path(id): Path<String>) -> Result<IcwsJson<&'static FeatureInfo>, IcwsError> {
@@ -230,15 +219,29 @@ pub async fn get_feature(Path(id): Path<String>) -> Result<IcwsJson<&'static Fea
 }
 
 /// The server's UTC time.
-#[utoipa::path(get, path = "/icws/connection/server-time", tag = "icws connection", security(()), responses((status = 200, body = ServerTime)))]
+#[utoipa::path(get, path = "/icws/connection/server-time", operation_id = "icws_get_server_time", tag = "icws connection", security(()), responses((status = 200, body = ServerTime)))]
 pub async fn get_server_time() -> impl IntoResponse {
     ok(server_time())
 }
 
+/// The body of a station login (`__type` `urn:inin.com:connection:workstationSettings`); other
+/// members are ignored.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
+pub struct StationRequest {
+    #[serde(rename = "__type")]
+    pub kind: Option<String>,
+    /// At most 64 characters, no control characters.
+    #[schema(min_length = 1, max_length = 64)]
+    pub workstation: String,
+    #[serde(rename = "readyForInteractions")]
+    pub ready_for_interactions: Option<bool>,
+}
+
 /// Log the session into a workstation.
-#[utoipa::path(put, path = "/icws/{sessionId}/connection/station", tag = "icws connection", security(("icws_session" = [])),
+#[utoipa::path(put, path = "/icws/{sessionId}/connection/station", operation_id = "icws_station_login", tag = "icws connection", security(("icws_session" = [])),
     params(("sessionId" = String, Path)),
-    request_body(content = Object, example = json!({"__type": "urn:inin.com:connection:workstationSettings", "workstation": "7001"})),
+    request_body(content = StationRequest, example = json!({"__type": "urn:inin.com:connection:workstationSettings", "workstation": "7001"})),
     responses((status = 200), (status = 400, body = super::error::IcwsErrorBody), (status = 401, body = super::error::IcwsErrorBody)))]
 pub async fn put_station(
     State(state): State<AppState>,
@@ -254,7 +257,7 @@ pub async fn put_station(
     if workstation.chars().count() > 64 || workstation.chars().any(char::is_control) {
         return Err(IcwsError::invalid("workstation", "The workstation name is invalid."));
     }
-    if let Some(Value::Bool(false)) = body.0.get("readyForInteractions") {
+    if body.boolean("readyForInteractions")? == Some(false) {
         tracing::debug!(session = %session.id, "station login not ready for interactions");
     }
     state.presence.set_station(&session, Some(workstation)).await?;
@@ -262,7 +265,7 @@ pub async fn put_station(
 }
 
 /// Log the session out of its workstation.
-#[utoipa::path(delete, path = "/icws/{sessionId}/connection/station", tag = "icws connection", security(("icws_session" = [])),
+#[utoipa::path(delete, path = "/icws/{sessionId}/connection/station", operation_id = "icws_station_logout", tag = "icws connection", security(("icws_session" = [])),
     params(("sessionId" = String, Path)),
     responses((status = 200), (status = 401, body = super::error::IcwsErrorBody)))]
 pub async fn delete_station(

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::app::presence::PresenceError;
 use crate::domain::presence::ChangeError;
+use crate::presence::sessions::SessionLimit;
 
 /// `Content-Type` of every ICWS JSON response.
 pub const CONTENT_TYPE: &str = "application/vnd.inin.icws+JSON; charset=utf-8";
@@ -18,9 +19,14 @@ pub const MISSING_REQUIRED: &str = "error.request.invalidRepresentation.missingR
 pub const INVALID_PROPERTY: &str = "error.request.invalidRepresentation.invalidProperty";
 pub const AUTHENTICATION_FAILURE: &str = "error.request.connection.authenticationFailure";
 pub const THROTTLED: &str = "error.request.connection.throttled";
+pub const TOO_MANY_SESSIONS: &str = "error.request.connection.tooManySessions";
+pub const SERVER_BUSY: &str = "error.request.connection.serverBusy";
 pub const INVALID_SESSION: &str = "error.request.connection.invalidSession";
 pub const ACCESS_DENIED: &str = "error.request.accessDenied";
 pub const NOT_FOUND: &str = "error.request.notFound";
+
+/// `Retry-After` of a login refused for want of a session slot.
+const SESSION_RETRY_SECONDS: u64 = 30;
 
 const MISSING_TYPE: &str = "urn:inin.com:common:missingPropertyError";
 const INVALID_TYPE: &str = "urn:inin.com:common:invalidPropertyError";
@@ -131,9 +137,27 @@ impl From<PresenceError> for IcwsError {
                 let mut error = Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     THROTTLED,
-                    "Too many failed login attempts for this user; try again later.",
+                    format!("Too many failed login attempts; try again in {} seconds.", wait.as_secs().max(1)),
                 );
                 error.retry_after = Some(wait.as_secs().max(1));
+                error
+            }
+            PresenceError::SessionLimit(SessionLimit::PerUser) => {
+                let mut error = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    TOO_MANY_SESSIONS,
+                    "This user has too many open sessions; log out of one or wait for an idle one to expire.",
+                );
+                error.retry_after = Some(SESSION_RETRY_SECONDS);
+                error
+            }
+            PresenceError::SessionLimit(SessionLimit::Total) => {
+                let mut error = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    SERVER_BUSY,
+                    "The server holds as many sessions as it allows; try again later.",
+                );
+                error.retry_after = Some(SESSION_RETRY_SECONDS);
                 error
             }
             PresenceError::SessionEnded => Self::unauthorized(),

@@ -1,5 +1,6 @@
-//! Throttling of failed presence logins: per account first, per source address at a far
-//! higher rate (contact centers put hundreds of agents behind one address).
+//! Throttling of failed authentications (presence logins, configuration API credentials): per
+//! account first, per source address at a far higher rate (contact centers put hundreds of
+//! agents behind one address).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -29,12 +30,12 @@ struct Address {
 }
 
 #[derive(Default)]
-pub struct LoginThrottle {
+pub struct FailureThrottle {
     accounts: Mutex<HashMap<String, Account>>,
     addresses: Mutex<HashMap<IpAddr, Address>>,
 }
 
-impl LoginThrottle {
+impl FailureThrottle {
     /// `Err(retry_after)` while the account or the address is locked.
     pub fn check(&self, account: &str, address: Option<IpAddr>) -> Result<(), Duration> {
         let now = Instant::now();
@@ -101,7 +102,7 @@ mod tests {
 
     #[test]
     fn an_account_is_locked_after_five_failures_and_the_lock_doubles() {
-        let throttle = LoginThrottle::default();
+        let throttle = FailureThrottle::default();
         for _ in 0..4 {
             throttle.record_failure("agent", None);
             assert!(throttle.check("agent", None).is_ok());
@@ -119,7 +120,7 @@ mod tests {
 
     #[test]
     fn an_address_is_refused_only_at_a_far_higher_rate() {
-        let throttle = LoginThrottle::default();
+        let throttle = FailureThrottle::default();
         let ip: IpAddr = [10, 0, 0, 1].into();
         for i in 0..ADDRESS_FAILURES {
             assert!(throttle.check(&format!("fresh{i}"), Some(ip)).is_ok());
