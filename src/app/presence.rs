@@ -13,8 +13,8 @@ use crate::domain::presence::{self, ChangeError, StatusChange, UserStatus};
 use crate::domain::status::StatusMessage;
 use crate::domain::user::{User, username_key};
 use crate::presence::mailbox::Kind;
-use crate::presence::sessions::{NewSession, Session, Sessions};
-use crate::presence::throttle::LoginThrottle;
+use crate::presence::sessions::{NewSession, Session, SessionLimit, SessionLimits, Sessions};
+use crate::auth::throttle::FailureThrottle;
 use crate::presence::wire;
 use crate::store::{Store, StoreError};
 
@@ -25,6 +25,9 @@ pub enum PresenceError {
     AuthenticationFailed,
     #[error("too many failed logins; retry later")]
     Throttled(Duration),
+    /// The user, or the server, has as many sessions as allowed.
+    #[error("too many sessions")]
+    SessionLimit(SessionLimit),
     /// The session's user lost their CTI profile or was deleted: the session is over.
     #[error("the session has ended")]
     SessionEnded,
@@ -66,7 +69,7 @@ pub struct Presence {
     pub(super) store: Arc<dyn Store>,
     pub sessions: Sessions,
     pub server_name: Arc<str>,
-    throttle: LoginThrottle,
+    throttle: FailureThrottle,
     /// A valid hash checked when the user is unknown, so every failure costs the same.
     decoy_hash: String,
     next_request: AtomicU64,
@@ -80,16 +83,17 @@ pub struct PresenceSettings {
     pub idle_timeout: Duration,
     pub queue_limit: usize,
     pub server_name: String,
+    pub limits: SessionLimits,
 }
 
 impl Presence {
     pub fn new(store: Arc<dyn Store>, settings: PresenceSettings) -> Self {
         Self {
             store,
-            sessions: Sessions::new(settings.idle_timeout, settings.queue_limit),
+            sessions: Sessions::new(settings.idle_timeout, settings.queue_limit, settings.limits),
             server_name: settings.server_name.into(),
             index: std::sync::RwLock::default(),
-            throttle: LoginThrottle::default(),
+            throttle: FailureThrottle::default(),
             decoy_hash: password::hash(&crate::auth::random::hex_token(16)),
             next_request: AtomicU64::new(1),
             locks: (0..LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
@@ -132,7 +136,8 @@ impl Presence {
             username: user.fields.username.clone().unwrap_or_default(),
             application_name: application_name.to_string(),
             view_all,
-        });
+        })
+        .map_err(PresenceError::SessionLimit)?;
         self.publish_status_locked(user.id).await;
         Ok(session)
     }
@@ -178,15 +183,18 @@ impl Presence {
         }
     }
 
-    /// The target user if the session may see them.
+    /// The target user if the session may see them. A session that may view only itself is
+    /// refused alike for another user and for an unknown one: it learns nothing of who exists.
     pub(super) async fn viewable(&self, session: &Session, username: &str) -> PresenceResult<(User, CtiProfile)> {
         let actor = self.actor_profile(session).await?;
-        let target = self.target(username).await?;
+        let denied =
+            || PresenceError::Forbidden(format!("You do not have permission to view the status of user {username}"));
+        let target = match self.target(username).await {
+            Err(PresenceError::UserNotFound(_)) if actor.fields.view_statuses != Scope::All => return Err(denied()),
+            found => found?,
+        };
         if !allows(actor.fields.view_statuses, session.user_id, target.id) {
-            return Err(PresenceError::Forbidden(format!(
-                "You do not have permission to view the status of user {}",
-                target.fields.username.as_deref().unwrap_or(username)
-            )));
+            return Err(denied());
         }
         Ok((target, actor))
     }
