@@ -43,18 +43,41 @@ pub async fn create(store: &dyn Store, changes: UserChanges) -> AppResult<User> 
     })
 }
 
+/// Applies a partial edit to the user as stored now: when another edit lands between the read
+/// and the write, the edit is merged again over it rather than overwriting it.
 pub async fn update(store: &dyn Store, id: i64, changes: UserChanges) -> AppResult<()> {
-    let existing = get(store, id).await?;
-    let valid = user::validate_edit(&existing.fields, changes)?;
-    let hash = match valid.password {
-        Some(plain) => Some(password::hash_blocking(plain).await),
-        None => None,
-    };
-    store.update_user(id, &valid.fields, hash.as_deref()).await.map_err(|e| match e {
-        StoreError::NotFound => user_not_found(id),
-        StoreError::Conflict(Conflict::UsernameTaken) => username_taken(valid.fields.username.as_deref()),
-        other => other.into(),
-    })
+    // Edits of one user through this process take turns; the conditional write covers the
+    // rest (another process on the same database).
+    let _turn = edit_lock(id).lock().await;
+    let mut hash: Option<String> = None;
+    for _ in 0..UPDATE_ATTEMPTS {
+        let existing = get(store, id).await?;
+        let valid = user::validate_edit(&existing.fields, changes.clone())?;
+        if let (Some(plain), None) = (valid.password, &hash) {
+            hash = Some(password::hash_blocking(plain).await);
+        }
+        match store.update_user(id, &existing.fields, &valid.fields, hash.as_deref()).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::Conflict(Conflict::StateChanged)) => {}
+            Err(StoreError::NotFound) => return Err(user_not_found(id)),
+            Err(StoreError::Conflict(Conflict::UsernameTaken)) => {
+                return Err(username_taken(valid.fields.username.as_deref()));
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    tracing::warn!(user_id = id, "a user edit gave up: the user kept changing under it");
+    Err(AppError::Unavailable)
+}
+
+/// Reads and merges before giving up on a user edited concurrently.
+const UPDATE_ATTEMPTS: usize = 16;
+const EDIT_STRIPES: usize = 64;
+
+fn edit_lock(id: i64) -> &'static tokio::sync::Mutex<()> {
+    static STRIPES: std::sync::LazyLock<Vec<tokio::sync::Mutex<()>>> =
+        std::sync::LazyLock::new(|| (0..EDIT_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect());
+    &STRIPES[usize::try_from(id.unsigned_abs()).unwrap_or(0) % EDIT_STRIPES]
 }
 
 pub async fn delete(store: &dyn Store, id: i64) -> AppResult<()> {

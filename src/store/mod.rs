@@ -70,7 +70,15 @@ pub trait Store: Send + Sync + 'static {
     /// Creates many users in one transaction: all or none.
     async fn import_users(&self, rows: &[ImportedUser], now: i64) -> StoreResult<usize>;
     /// Saves `fields`; a `password_hash` replaces the stored one, `None` keeps it.
-    async fn update_user(&self, id: i64, fields: &UserFields, password_hash: Option<&str>) -> StoreResult<()>;
+    /// Writes `fields` over a user whose stored fields are still `expected`; otherwise fails
+    /// with `StateChanged` (someone else's edit came first) or `NotFound`.
+    async fn update_user(
+        &self,
+        id: i64,
+        expected: &UserFields,
+        fields: &UserFields,
+        password_hash: Option<&str>,
+    ) -> StoreResult<()>;
     async fn delete_user(&self, id: i64) -> StoreResult<()>;
     /// Sets the user's profile; `expect_none` makes it fail with `StateChanged` if one is set.
     async fn set_user_cti_profile(&self, user_id: i64, profile: Option<i64>, expect_none: bool) -> StoreResult<()>;

@@ -303,9 +303,11 @@ fn order_expression(order: UserOrder) -> &'static str {
 #[async_trait]
 impl Store for SqliteStore {
     async fn list_users(&self, query: &UserListQuery) -> StoreResult<(u64, Vec<User>)> {
+        // One read transaction: the total and the page come from the same snapshot.
+        let mut snapshot = self.reader.begin().await?;
         let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM users");
         push_user_search(&mut count, query);
-        let total: i64 = count.build().fetch_one(&self.reader).await?.try_get(0)?;
+        let total: i64 = count.build().fetch_one(&mut *snapshot).await?.try_get(0)?;
 
         let mut select = QueryBuilder::<Sqlite>::new(format!("SELECT {USER_COLUMNS} FROM users"));
         push_user_search(&mut select, query);
@@ -317,7 +319,8 @@ impl Store for SqliteStore {
         select.push_bind(query.limit.map_or(-1, i64::from));
         select.push(" OFFSET ");
         select.push_bind(i64::try_from(query.skip).unwrap_or(i64::MAX));
-        let rows = select.build().fetch_all(&self.reader).await?;
+        let rows = select.build().fetch_all(&mut *snapshot).await?;
+        snapshot.commit().await?;
         let users = rows.iter().map(user_from_row).collect::<StoreResult<Vec<_>>>()?;
         Ok((u64::try_from(total).unwrap_or(0), users))
     }
@@ -363,20 +366,31 @@ impl Store for SqliteStore {
         Ok(rows.len())
     }
 
-    async fn update_user(&self, id: i64, f: &UserFields, password_hash: Option<&str>) -> StoreResult<()> {
+    async fn update_user(
+        &self,
+        id: i64,
+        expected: &UserFields,
+        f: &UserFields,
+        password_hash: Option<&str>,
+    ) -> StoreResult<()> {
         let query = sqlx::query(
             "UPDATE users SET firstname = ?, lastname = ?, caller_id = ?, outgoing_caller_id = ?, username = ?, \
              username_key = ?, music_on_hold = ?, mobile_phone_number = ?, userfield = ?, timezone = ?, \
              language = ?, description = ?, preprocess_subroutine = ?, \
-             password_hash = coalesce(?, password_hash) WHERE id = ?",
+             password_hash = coalesce(?, password_hash) WHERE id = ? AND firstname IS ? AND lastname IS ? \
+             AND caller_id IS ? AND outgoing_caller_id IS ? AND username IS ? AND username_key IS ? \
+             AND music_on_hold IS ? AND mobile_phone_number IS ? AND userfield IS ? AND timezone IS ? \
+             AND language IS ? AND description IS ? AND preprocess_subroutine IS ?",
         );
-        let done = bind_user_fields(query, f)
-            .bind(password_hash)
-            .bind(id)
+        let done = bind_user_fields(bind_user_fields(query, f).bind(password_hash).bind(id), expected)
             .execute(&self.writer)
             .await
             .map_err(|e| map_constraint(e, Conflict::UsernameTaken))?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if done.rows_affected() > 0 {
+            return Ok(());
+        }
+        let exists = sqlx::query("SELECT 1 FROM users WHERE id = ?").bind(id).fetch_optional(&self.writer).await?;
+        Err(if exists.is_some() { StoreError::Conflict(Conflict::StateChanged) } else { StoreError::NotFound })
     }
 
     async fn delete_user(&self, id: i64) -> StoreResult<()> {

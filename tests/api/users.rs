@@ -678,3 +678,28 @@ async fn every_bad_list_parameter_is_reported() {
         ],
     );
 }
+
+#[tokio::test]
+async fn concurrent_partial_edits_of_one_user_are_all_kept() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let id = app.create_user(json!({"firstname": "Start", "lastname": "Start"})).await;
+    let editor = |field: &'static str, prefix: &'static str| {
+        let app = app.clone();
+        tokio::spawn(async move {
+            for i in 0..40 {
+                let body = json!({ field: format!("{prefix}{i}") }).to_string();
+                let reply = app.put(&format!("/1.1/users/{id}"), &body).await;
+                assert_eq!(reply.status.as_u16(), 204, "{}", reply.body);
+            }
+        })
+    };
+    let (first, last, caller) =
+        (editor("firstname", "First"), editor("lastname", "Last"), editor("mobile_phone_number", "55500"));
+    for task in [first, last, caller] {
+        task.await.expect("editor");
+    }
+    let user = app.get(&format!("/1.1/users/{id}")).await.json();
+    assert_eq!(user["firstname"], "First39", "{user}");
+    assert_eq!(user["lastname"], "Last39", "{user}");
+    assert_eq!(user["mobile_phone_number"], "5550039", "{user}");
+}
