@@ -172,6 +172,11 @@ async fn tls_listener_serves_https_links() {
     let body: serde_json::Value = serde_json::from_str(&created).expect("JSON over HTTPS");
     let id = body["id"].as_i64().expect("id");
     assert_eq!(body["links"][0]["href"], json!(format!("https://{}/1.1/users/{id}", app.addr)));
+    let head = curl(&["-D", "-", "-o", "/dev/null", &format!("https://{}/1.1/users/{id}", app.addr)]);
+    assert!(
+        head.to_ascii_lowercase().contains("strict-transport-security: max-age=31536000"),
+        "HSTS over HTTPS: {head}"
+    );
     let plain = Command::new("curl")
         .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &format!("http://{}/1.1/users", app.addr)])
         .output()

@@ -382,3 +382,12 @@ impl TestApp {
         reply.json()["requestId"].as_str().expect("requestId").to_string()
     }
 }
+
+impl TestApp {
+    /// Starts `ctid serve` on a database the caller owns (the files outlive this process), e.g.
+    /// to restart on the same database after `kill()`.
+    pub async fn spawn_at(url: &str, args: &[&str], envs: &[(&str, &str)]) -> Self {
+        let scratch = tempfile::tempdir().expect("temp dir");
+        Self::spawn_on(scratch, url, args, envs).await
+    }
+}

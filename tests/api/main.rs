@@ -3,15 +3,19 @@
 
 mod auth;
 mod cli;
+mod crash;
 mod cti_profiles;
 mod helpers;
 mod icws_connection;
 mod icws_messaging;
 mod icws_robustness;
 mod icws_status;
+mod limits;
 mod messaging_stress;
 mod openapi;
+mod permissions;
 mod robustness;
+mod secrets;
 mod status_messages;
 mod user_cti_profile;
 mod users;
