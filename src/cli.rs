@@ -4,6 +4,7 @@ use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio::sync::Semaphore;
@@ -15,6 +16,8 @@ use crate::http::server::{ConnectionLimits, Listeners, TlsFiles, shutdown_signal
 use crate::http::{AppState, build_router, openapi};
 use crate::presence::sessions::SessionLimits;
 use crate::store;
+use crate::store::Store;
+use crate::store::cache::CachedStore;
 
 #[derive(Debug, Parser)]
 #[command(name = "ctid", version, about = "CTI server: XiVO configuration API and ICWS presence API")]
@@ -242,7 +245,7 @@ fn host_name() -> String {
 async fn serve(args: ServeArgs) -> Result<(), String> {
     init_tracing(args.log_format);
     tracing::info!(database = %args.database.database, "opening the store");
-    let store = open(&args.database.database).await?;
+    let store: Arc<dyn Store> = Arc::new(CachedStore::new(open(&args.database.database).await?));
     let admin_password = args.admin_password.as_ref().map(Secret::expose).filter(|p| !p.is_empty());
     match webservice_users::bootstrap_admin(store.as_ref(), admin_password).await {
         Ok(Some(generated)) => eprintln!("ctid: created web-service user admin with password {generated}"),

@@ -1,6 +1,7 @@
 //! Persistence: one trait, one implementation per database backend.
 //! Dialect SQL stays inside each backend's module.
 
+pub mod cache;
 mod sqlite;
 
 use std::sync::Arc;
@@ -46,6 +47,9 @@ pub enum StoreError {
     Unsupported(&'static str),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A grouped commit failed (the cause is logged once for the whole group).
+    #[error("the grouped commit failed: {0}")]
+    GroupCommit(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -69,9 +73,9 @@ pub trait Store: Send + Sync + 'static {
     async fn create_user(&self, fields: &UserFields, password_hash: Option<&str>, now: i64) -> StoreResult<User>;
     /// Creates many users in one transaction: all or none.
     async fn import_users(&self, rows: &[ImportedUser], now: i64) -> StoreResult<usize>;
-    /// Saves `fields`; a `password_hash` replaces the stored one, `None` keeps it.
     /// Writes `fields` over a user whose stored fields are still `expected`; otherwise fails
-    /// with `StateChanged` (someone else's edit came first) or `NotFound`.
+    /// with `StateChanged` (someone else's edit came first) or `NotFound`. A `password_hash`
+    /// replaces the stored one, `None` keeps it.
     async fn update_user(
         &self,
         id: i64,

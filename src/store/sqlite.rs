@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{Conflict, ImportedUser, Store, StoreError, StoreResult};
 use crate::domain::cti_profile::{self, AllowedStatuses, ChangeScope, CtiProfile, CtiProfileFields, ViewScope};
@@ -22,7 +23,14 @@ const READERS: u32 = 4;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Status changes waiting for the next grouped commit.
+    statuses: mpsc::Sender<(UserStatus, oneshot::Sender<StoreResult<()>>)>,
 }
+
+/// Most status changes one grouped commit carries.
+const MAX_GROUP: usize = 512;
+/// Status changes that may wait for a commit; beyond, savers wait for room.
+const STATUS_QUEUE: usize = 8192;
 
 const USER_COLUMNS: &str = "id, firstname, lastname, caller_id, outgoing_caller_id, username, music_on_hold, \
      mobile_phone_number, userfield, timezone, language, description, preprocess_subroutine, cti_profile_id";
@@ -45,7 +53,9 @@ impl SqliteStore {
             SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(options.clone()).await?;
         MIGRATOR.run(&writer).await?;
         let reader = SqlitePoolOptions::new().max_connections(READERS).connect_with(options.read_only(true)).await?;
-        let store = Self { writer, reader };
+        let (statuses, queue) = mpsc::channel(STATUS_QUEUE);
+        tokio::spawn(commit_statuses(writer.clone(), queue));
+        let store = Self { writer, reader, statuses };
         store.seed_if_fresh().await?;
         Ok(store)
     }
@@ -152,6 +162,54 @@ async fn insert_user(
         .try_get(0)?;
     upsert_status(tx, &UserStatus::initial(id, now)).await?;
     Ok(id)
+}
+
+/// Commits status changes in groups: whatever queued while the previous group was being
+/// written goes into the next transaction, so one fsync acknowledges many changes. Each
+/// change is answered only once its group is on disk.
+async fn commit_statuses(
+    writer: SqlitePool,
+    mut queue: mpsc::Receiver<(UserStatus, oneshot::Sender<StoreResult<()>>)>,
+) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
+        match write_group(&writer, &group).await {
+            Ok(found) => {
+                for ((_, done), found) in group.drain(..).zip(found) {
+                    let _ = done.send(if found { Ok(()) } else { Err(StoreError::NotFound) });
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, changes = group.len(), "committing status changes failed");
+                let message = err.to_string();
+                for (_, done) in group.drain(..) {
+                    let _ = done.send(Err(StoreError::GroupCommit(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// Writes a group in one transaction; for each change, whether its user still exists.
+async fn write_group(
+    writer: &SqlitePool,
+    group: &[(UserStatus, oneshot::Sender<StoreResult<()>>)],
+) -> StoreResult<Vec<bool>> {
+    let mut tx = writer.begin().await?;
+    let mut found = Vec::with_capacity(group.len());
+    for (status, _) in group {
+        let exists: bool = sqlx::query("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)")
+            .bind(status.user_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        if exists {
+            upsert_status(&mut tx, status).await?;
+        }
+        found.push(exists);
+    }
+    tx.commit().await?;
+    Ok(found)
 }
 
 async fn upsert_status(tx: &mut sqlx::SqliteConnection, s: &UserStatus) -> StoreResult<()> {
@@ -442,18 +500,10 @@ impl Store for SqliteStore {
     }
 
     async fn save_user_status(&self, status: &UserStatus) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await?;
-        let exists: bool = sqlx::query("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)")
-            .bind(status.user_id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        if !exists {
-            return Err(StoreError::NotFound);
-        }
-        upsert_status(&mut tx, status).await?;
-        tx.commit().await?;
-        Ok(())
+        let (done, outcome) = oneshot::channel();
+        let closed = || StoreError::GroupCommit("the store is closed".into());
+        self.statuses.send((status.clone(), done)).await.map_err(|_| closed())?;
+        outcome.await.map_err(|_| closed())?
     }
 
     async fn list_cti_profiles(&self) -> StoreResult<Vec<CtiProfile>> {

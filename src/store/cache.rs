@@ -1,0 +1,292 @@
+//! A read-through cache in front of a store: the reads every request makes (users, their
+//! login, CTI profiles, the status catalog, user statuses) come from memory once warm.
+//!
+//! Every write goes through to the store first, then drops (or, for statuses, replaces) what
+//! it touched. A read that missed fills the cache only if no write happened meanwhile (an
+//! epoch counter), so a slow read can never put back a value a write has just replaced.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use async_trait::async_trait;
+
+use super::{ImportedUser, Store, StoreResult};
+use crate::domain::cti_profile::{CtiProfile, CtiProfileFields};
+use crate::domain::listing::UserListQuery;
+use crate::domain::presence::UserStatus;
+use crate::domain::status::StatusMessage;
+use crate::domain::user::{User, UserFields, username_key};
+use crate::domain::webservice_user::WebserviceUser;
+
+/// A user as stored, with its password hash once a login read has fetched it.
+struct CachedUser {
+    user: User,
+    /// `None` until a login read: a plain user read does not fetch the hash.
+    hash: Option<Option<String>>,
+}
+
+#[derive(Default)]
+struct Entries {
+    /// Bumped by every write; a fill that started under another epoch is dropped.
+    epoch: u64,
+    users: HashMap<i64, Arc<CachedUser>>,
+    /// `username_key` → id, only for users present in `users`.
+    ids_by_key: HashMap<String, i64>,
+    statuses: HashMap<i64, UserStatus>,
+    profiles: HashMap<i64, CtiProfile>,
+    catalog: Option<Arc<Vec<StatusMessage>>>,
+}
+
+impl Entries {
+    fn forget_user(&mut self, id: i64) {
+        if let Some(entry) = self.users.remove(&id)
+            && let Some(key) = entry.user.fields.username_key()
+            && self.ids_by_key.get(&key) == Some(&id)
+        {
+            self.ids_by_key.remove(&key);
+        }
+    }
+
+    fn remember_user(&mut self, entry: Arc<CachedUser>) {
+        let id = entry.user.id;
+        self.forget_user(id);
+        if let Some(key) = entry.user.fields.username_key() {
+            self.ids_by_key.insert(key, id);
+        }
+        self.users.insert(id, entry);
+    }
+}
+
+pub struct CachedStore {
+    inner: Arc<dyn Store>,
+    entries: RwLock<Entries>,
+}
+
+impl CachedStore {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self { inner, entries: RwLock::default() }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Entries> {
+        self.entries.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Entries> {
+        self.entries.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn epoch(&self) -> u64 {
+        self.read().epoch
+    }
+
+    /// Applies `change` to the cache after a write, whatever its outcome.
+    fn after_write(&self, change: impl FnOnce(&mut Entries)) {
+        let mut entries = self.write();
+        entries.epoch = entries.epoch.wrapping_add(1);
+        change(&mut entries);
+    }
+
+    /// Stores what a read found, unless a write came in between.
+    fn fill(&self, epoch: u64, change: impl FnOnce(&mut Entries)) {
+        let mut entries = self.write();
+        if entries.epoch == epoch {
+            change(&mut entries);
+        }
+    }
+
+}
+
+#[async_trait]
+impl Store for CachedStore {
+    async fn list_users(&self, query: &UserListQuery) -> StoreResult<(u64, Vec<User>)> {
+        self.inner.list_users(query).await
+    }
+
+    async fn get_user(&self, id: i64) -> StoreResult<User> {
+        if let Some(entry) = self.read().users.get(&id) {
+            return Ok(entry.user.clone());
+        }
+        let epoch = self.epoch();
+        let user = self.inner.get_user(id).await?;
+        let entry = Arc::new(CachedUser { user: user.clone(), hash: None });
+        self.fill(epoch, |e| {
+            // Keep an entry that already knows the hash.
+            if !e.users.contains_key(&id) {
+                e.remember_user(entry);
+            }
+        });
+        Ok(user)
+    }
+
+    async fn find_user_login(&self, username: &str) -> StoreResult<(User, Option<String>)> {
+        let key = username_key(username);
+        {
+            let entries = self.read();
+            if let Some(entry) = entries.ids_by_key.get(&key).and_then(|id| entries.users.get(id))
+                && let Some(hash) = &entry.hash
+            {
+                return Ok((entry.user.clone(), hash.clone()));
+            }
+        }
+        let epoch = self.epoch();
+        let (user, hash) = self.inner.find_user_login(username).await?;
+        let entry = Arc::new(CachedUser { user: user.clone(), hash: Some(hash.clone()) });
+        self.fill(epoch, |e| e.remember_user(entry));
+        Ok((user, hash))
+    }
+
+    async fn create_user(&self, fields: &UserFields, password_hash: Option<&str>, now: i64) -> StoreResult<User> {
+        let result = self.inner.create_user(fields, password_hash, now).await;
+        self.after_write(|_| {});
+        result
+    }
+
+    async fn import_users(&self, rows: &[ImportedUser], now: i64) -> StoreResult<usize> {
+        let result = self.inner.import_users(rows, now).await;
+        self.after_write(|_| {});
+        result
+    }
+
+    async fn update_user(
+        &self,
+        id: i64,
+        expected: &UserFields,
+        fields: &UserFields,
+        password_hash: Option<&str>,
+    ) -> StoreResult<()> {
+        let result = self.inner.update_user(id, expected, fields, password_hash).await;
+        self.after_write(|e| e.forget_user(id));
+        result
+    }
+
+    async fn delete_user(&self, id: i64) -> StoreResult<()> {
+        let result = self.inner.delete_user(id).await;
+        self.after_write(|e| {
+            e.forget_user(id);
+            e.statuses.remove(&id);
+        });
+        result
+    }
+
+    async fn set_user_cti_profile(&self, user_id: i64, profile: Option<i64>, expect_none: bool) -> StoreResult<()> {
+        let result = self.inner.set_user_cti_profile(user_id, profile, expect_none).await;
+        self.after_write(|e| e.forget_user(user_id));
+        result
+    }
+
+    async fn get_user_status(&self, user_id: i64) -> StoreResult<UserStatus> {
+        if let Some(status) = self.read().statuses.get(&user_id) {
+            return Ok(status.clone());
+        }
+        let epoch = self.epoch();
+        let status = self.inner.get_user_status(user_id).await?;
+        self.fill(epoch, |e| {
+            e.statuses.insert(user_id, status.clone());
+        });
+        Ok(status)
+    }
+
+    async fn save_user_status(&self, status: &UserStatus) -> StoreResult<()> {
+        let result = self.inner.save_user_status(status).await;
+        self.after_write(|e| match &result {
+            Ok(()) => {
+                e.statuses.insert(status.user_id, status.clone());
+            }
+            Err(_) => {
+                e.statuses.remove(&status.user_id);
+            }
+        });
+        result
+    }
+
+    async fn list_cti_profiles(&self) -> StoreResult<Vec<CtiProfile>> {
+        self.inner.list_cti_profiles().await
+    }
+
+    async fn get_cti_profile(&self, id: i64) -> StoreResult<CtiProfile> {
+        if let Some(profile) = self.read().profiles.get(&id) {
+            return Ok(profile.clone());
+        }
+        let epoch = self.epoch();
+        let profile = self.inner.get_cti_profile(id).await?;
+        self.fill(epoch, |e| {
+            e.profiles.insert(id, profile.clone());
+        });
+        Ok(profile)
+    }
+
+    async fn create_cti_profile(&self, fields: &CtiProfileFields) -> StoreResult<CtiProfile> {
+        let result = self.inner.create_cti_profile(fields).await;
+        self.after_write(|e| e.profiles.clear());
+        result
+    }
+
+    async fn update_cti_profile(&self, id: i64, fields: &CtiProfileFields) -> StoreResult<()> {
+        let result = self.inner.update_cti_profile(id, fields).await;
+        self.after_write(|e| {
+            e.profiles.remove(&id);
+        });
+        result
+    }
+
+    async fn delete_cti_profile(&self, id: i64) -> StoreResult<()> {
+        let result = self.inner.delete_cti_profile(id).await;
+        self.after_write(|e| {
+            e.profiles.remove(&id);
+        });
+        result
+    }
+
+    async fn list_status_messages(&self) -> StoreResult<Vec<StatusMessage>> {
+        if let Some(catalog) = self.read().catalog.clone() {
+            return Ok(catalog.as_ref().clone());
+        }
+        let epoch = self.epoch();
+        let catalog = self.inner.list_status_messages().await?;
+        let shared = Arc::new(catalog.clone());
+        self.fill(epoch, |e| e.catalog = Some(shared));
+        Ok(catalog)
+    }
+
+    async fn create_status_message(&self, status: &StatusMessage) -> StoreResult<()> {
+        let result = self.inner.create_status_message(status).await;
+        self.after_write(|e| e.catalog = None);
+        result
+    }
+
+    async fn update_status_message(&self, status: &StatusMessage) -> StoreResult<()> {
+        let result = self.inner.update_status_message(status).await;
+        self.after_write(|e| e.catalog = None);
+        result
+    }
+
+    async fn delete_status_message(&self, status_id: &str) -> StoreResult<()> {
+        let result = self.inner.delete_status_message(status_id).await;
+        // Profiles may name the status among their allowed ones.
+        self.after_write(|e| {
+            e.catalog = None;
+            e.profiles.clear();
+        });
+        result
+    }
+
+    async fn list_webservice_users(&self) -> StoreResult<Vec<WebserviceUser>> {
+        self.inner.list_webservice_users().await
+    }
+
+    async fn get_webservice_user(&self, username: &str) -> StoreResult<WebserviceUser> {
+        self.inner.get_webservice_user(username).await
+    }
+
+    async fn add_webservice_user(&self, user: &WebserviceUser) -> StoreResult<()> {
+        self.inner.add_webservice_user(user).await
+    }
+
+    async fn remove_webservice_user(&self, username: &str) -> StoreResult<()> {
+        self.inner.remove_webservice_user(username).await
+    }
+
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+}
