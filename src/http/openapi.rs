@@ -2,7 +2,11 @@
 
 use axum::http::header;
 use axum::response::IntoResponse;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{
+    ArrayBuilder, ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Schema, Type,
+};
 use utoipa::{Modify, OpenApi};
 
 use super::icws;
@@ -25,8 +29,9 @@ use super::xivo::resources::{cti_profiles, status_messages, user_cti_profile, us
         icws::messaging::subscribe_statuses, icws::messaging::unsubscribe_statuses, icws::messaging::subscribe_catalog,
         icws::messaging::unsubscribe_catalog, icws::messaging::subscribe_access, icws::messaging::unsubscribe_access,
         icws::messaging::messages, icws::messaging::heartbeat, icws::directory::users, icws::directory::session,
+        icws::icons::get,
     ),
-    modifiers(&Security),
+    modifiers(&Security, &CommonResponses),
     security(("digest" = []), ("basic" = [])),
 )]
 struct ApiDoc;
@@ -57,6 +62,130 @@ impl Modify for Security {
             ))),
         );
     }
+}
+
+/// `Content-Type` of the presence API's JSON bodies (parameters aside).
+const ICWS_JSON: &str = "application/vnd.inin.icws+JSON";
+
+/// What the layers in front of the handlers answer, documented on every operation they guard:
+/// authentication, `Accept` negotiation and body reading. The presence API's JSON is also given
+/// its vendor media type here.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in &mut openapi.paths.paths {
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                if path.starts_with("/1.1/") {
+                    xivo_responses(operation);
+                } else if path.starts_with("/icws/") {
+                    icws_responses(operation, path.starts_with("/icws/{sessionId}/"));
+                }
+            }
+        }
+    }
+}
+
+fn xivo_responses(operation: &mut Operation) {
+    let error = || -> RefOr<Schema> {
+        ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)).build().into()
+    };
+    let challenge = HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(Type::String))
+        .description(Some("Digest challenge (realm XivoRealm, qop auth, nonce)"))
+        .build();
+    add(
+        operation,
+        "401",
+        "No valid web-service credentials",
+        "application/json",
+        error(),
+        Some(("WWW-Authenticate", challenge)),
+    );
+    add(operation, "406", "The Accept header admits no JSON", "application/json", error(), None);
+    let retry = HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(Type::Integer))
+        .description(Some("Seconds before credentials are checked again"))
+        .build();
+    add(
+        operation,
+        "429",
+        "Too many failed authentications for this account or from this address",
+        "application/json",
+        error(),
+        Some(("Retry-After", retry)),
+    );
+    if operation.request_body.is_some() {
+        add(
+            operation,
+            "400",
+            "The body is not a JSON object, or a member is unknown or invalid",
+            "application/json",
+            error(),
+            None,
+        );
+        add(operation, "413", "The body is larger than 64 KiB", "application/json", error(), None);
+    }
+}
+
+fn icws_responses(operation: &mut Operation, needs_session: bool) {
+    for response in operation.responses.responses.values_mut() {
+        if let RefOr::T(response) = response {
+            response.content = std::mem::take(&mut response.content)
+                .into_iter()
+                .map(|(media, content)| {
+                    (if media == "application/json" { ICWS_JSON.to_string() } else { media }, content)
+                })
+                .collect();
+        }
+    }
+    let error = || -> RefOr<Schema> { Ref::from_schema_name("IcwsErrorBody").into() };
+    if needs_session {
+        let challenge = HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::String))
+            .description(Some(r#"ICWS realm="ICWS" location="/ICWS/connection""#))
+            .build();
+        add(
+            operation,
+            "401",
+            "The session is missing, invalid or has ended",
+            ICWS_JSON,
+            error(),
+            Some(("WWW-Authenticate", challenge)),
+        );
+    }
+    if operation.request_body.is_some() {
+        add(
+            operation,
+            "400",
+            "The body is not a JSON object, or a member is missing or invalid",
+            ICWS_JSON,
+            error(),
+            None,
+        );
+        add(operation, "413", "The body is larger than 64 KiB", ICWS_JSON, error(), None);
+    }
+}
+
+/// Documents an error response unless the operation already does.
+fn add(
+    operation: &mut Operation,
+    status: &str,
+    description: &str,
+    media_type: &str,
+    schema: RefOr<Schema>,
+    header: Option<(&str, utoipa::openapi::header::Header)>,
+) {
+    operation.responses.responses.entry(status.to_string()).or_insert_with(|| {
+        let mut response = ResponseBuilder::new()
+            .description(description)
+            .content(media_type, ContentBuilder::new().schema(Some(schema)).build());
+        if let Some((name, header)) = header {
+            response = response.header(name, header);
+        }
+        response.build().into()
+    });
 }
 
 /// The document as pretty-printed JSON, ending with a newline.

@@ -1,6 +1,49 @@
 //! The OpenAPI document: committed copy in sync with the code, and served.
 
+use std::collections::HashSet;
+
+use reqwest::Method;
+use serde_json::Value;
+
 use crate::helpers::*;
+
+/// The document `ctid openapi` prints.
+fn document() -> Value {
+    let output = std::process::Command::new(binary()).arg("openapi").output().expect("ctid openapi");
+    assert!(output.status.success());
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+/// Every operation of the document: (method, path, operation).
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut all = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            all.push((method.clone(), path.clone(), operation.clone()));
+        }
+    }
+    all
+}
+
+/// `schema`, or the component its `$ref` names.
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) {
+        Some(name) => &doc["components"]["schemas"][name],
+        None => schema,
+    }
+}
+
+/// The required members of the schema of a documented response body.
+fn required_members(doc: &Value, path: &str, method: &str, status: &str, media_type: &str) -> HashSet<String> {
+    let schema = &doc["paths"][path][method]["responses"][status]["content"][media_type]["schema"];
+    let schema = resolve(doc, schema);
+    let required = schema["required"].as_array().unwrap_or_else(|| panic!("{method} {path}: {schema}"));
+    required.iter().map(|m| m.as_str().expect("member name").to_string()).collect()
+}
+
+fn members(body: &Value) -> HashSet<String> {
+    body.as_object().expect("object").keys().cloned().collect()
+}
 
 #[test]
 fn committed_document_matches_the_generated_one() {
@@ -27,4 +70,67 @@ async fn the_server_serves_the_document() {
     assert_eq!(doc["info"]["title"], "ctid");
     assert!(doc["paths"]["/1.1/users/{user_id}/cti_profile"]["post"].is_object());
     assert!(doc["components"]["securitySchemes"]["digest"].is_object());
+}
+
+#[test]
+fn operation_ids_are_unique() {
+    let doc = document();
+    let mut seen = HashSet::new();
+    for (method, path, operation) in operations(&doc) {
+        let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path}: no operationId"));
+        assert!(seen.insert(id.to_string()), "{method} {path}: operationId {id} is used twice");
+    }
+}
+
+#[test]
+fn the_layers_responses_are_documented_in_each_apis_format() {
+    let doc = document();
+    for (method, path, operation) in operations(&doc) {
+        let responses = operation["responses"].as_object().expect("responses");
+        let what = format!("{method} {path}");
+        if path.starts_with("/1.1/") {
+            for status in ["401", "406", "429"] {
+                let schema = &responses[status]["content"]["application/json"]["schema"];
+                assert_eq!(schema["type"], "array", "{what} {status}");
+            }
+            if operation.get("requestBody").is_some() {
+                assert!(responses.contains_key("400") && responses.contains_key("413"), "{what}");
+            }
+        } else {
+            for (status, response) in responses {
+                for media_type in response["content"].as_object().into_iter().flatten().map(|(k, _)| k) {
+                    let known = ["application/vnd.inin.icws+JSON", "text/event-stream", "image/png"];
+                    assert!(known.contains(&media_type.as_str()), "{what} {status}: {media_type}");
+                }
+            }
+            if path.starts_with("/icws/{sessionId}/") {
+                let schema = &responses["401"]["content"]["application/vnd.inin.icws+JSON"]["schema"];
+                assert_eq!(schema["$ref"], "#/components/schemas/IcwsErrorBody", "{what}");
+            }
+        }
+    }
+}
+
+/// Each API's status representation has its own schema, matching what the server sends.
+#[tokio::test]
+async fn the_two_status_representations_are_documented_apart() {
+    let doc = document();
+    let app = TestApp::spawn().await;
+
+    let xivo = app.get("/1.1/status_messages/Available").await;
+    assert_eq!(xivo.status.as_u16(), 200, "{}", xivo.body);
+    let documented = required_members(&doc, "/1.1/status_messages/{status_id}", "get", "200", "application/json");
+    assert_eq!(members(&xivo.json()), documented);
+
+    app.presence_user("agent1", "pass1234", 1).await;
+    let login = app.icws_login("agent1", "pass1234").await;
+    let icws = app.icws(Method::GET, &login, "/status/status-messages", None).await;
+    assert_eq!(icws.status.as_u16(), 200, "{}", icws.body);
+    let ok = &doc["paths"]["/icws/{sessionId}/status/status-messages"]["get"]["responses"]["200"];
+    let list = &ok["content"]["application/vnd.inin.icws+JSON"]["schema"];
+    let item = resolve(&doc, &resolve(&doc, list)["properties"]["statusMessageList"]["items"]);
+    let documented: HashSet<String> =
+        item["required"].as_array().expect("required").iter().map(|m| m.as_str().expect("name").to_string()).collect();
+    let first = &icws.json()["statusMessageList"][0];
+    assert_eq!(members(first), documented);
 }

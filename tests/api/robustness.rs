@@ -180,3 +180,38 @@ async fn oversized_bodies_are_413_arrays() {
         .await
         .assert_error(404, &[&format!("User with id={id} does not have a CTI profile")]);
 }
+
+/// A presence request member of the wrong type is refused even where its value would not be
+/// used, as the OpenAPI document states its type (found by schemathesis).
+#[tokio::test]
+async fn icws_members_of_the_wrong_type_are_refused_even_when_unused() {
+    let app = TestApp::spawn().await;
+    app.presence_user("agent1", "pass1234", 1).await;
+    let login = app.icws_login("agent1", "pass1234").await;
+
+    let station = serde_json::json!({
+        "__type": "urn:inin.com:connection:workstationSettings", "workstation": "7001", "readyForInteractions": {}
+    });
+    let reply = app.icws(Method::PUT, &login, "/connection/station", Some(&station.to_string())).await;
+    reply.assert_icws_error(400, "error.request.invalidRepresentation.invalidProperty");
+    assert_eq!(reply.json()["propertyName"], "readyForInteractions");
+
+    let until = serde_json::json!({"untilDateTime": "2030-02-16T16:42Z", "hasDate": true, "hasTime": true});
+    for (body, property) in [
+        (serde_json::json!({"statusId": "At Lunch", "hasTime": {}}), "hasTime"),
+        (serde_json::json!({"statusId": "At Lunch", "until": until, "hasDate": "yes"}), "hasDate"),
+        (serde_json::json!({"statusId": "At Lunch", "until": {"hasDate": 1}}), "hasDate"),
+    ] {
+        let reply = app.icws(Method::PUT, &login, "/status/user-statuses/agent1", Some(&body.to_string())).await;
+        reply.assert_icws_error(400, "error.request.invalidRepresentation.invalidProperty");
+        assert_eq!(reply.json()["propertyName"], property, "{body}");
+    }
+    let status = app.icws(Method::GET, &login, "/status/user-statuses/agent1", None).await;
+    assert_eq!(status.json()["statusId"], "Available", "no refused change was applied");
+
+    let ready = serde_json::json!({"workstation": "7001", "readyForInteractions": false});
+    let reply = app.icws(Method::PUT, &login, "/connection/station", Some(&ready.to_string())).await;
+    assert_eq!(reply.status.as_u16(), 200, "{}", reply.body);
+    app.set_status(&login, "agent1", serde_json::json!({"statusId": "At Lunch", "until": until, "hasDate": true}))
+        .await;
+}

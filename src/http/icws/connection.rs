@@ -1,7 +1,6 @@
 //! `/icws/connection` and `/icws/{sessionId}/connection`: login, logout, server information,
 //! station login.
 
-
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -126,10 +125,21 @@ pub fn includes(query: &[(String, String)]) -> Vec<String> {
 }
 
 /// Log in: opens a session.
-#[utoipa::path(post, path = "/icws/connection", operation_id = "icws_login", tag = "icws connection", security(()), request_body = ConnectionRequest,
+#[utoipa::path(post, path = "/icws/connection",
+    operation_id = "icws_login", tag = "icws connection", security(()), request_body = ConnectionRequest,
     params(("include" = Option<String>, Query, description = "Comma-separated: features, version, server-time")),
-    responses((status = 201, body = ConnectionResponse), (status = 400, body = super::error::IcwsErrorBody),
-        (status = 429, body = super::error::IcwsErrorBody)))]
+    responses(
+        (status = 201, body = ConnectionResponse, headers(
+            ("ININ-ICWS-Session-ID" = String, description = "The session id, also in paths"),
+            ("ININ-ICWS-CSRF-Token" = String, description = "To send back on every session request"),
+            ("Location" = String, description = "`/icws/{sessionId}/connection`"),
+            ("Set-Cookie" = String, description = "`icws_{sessionId}`, to send back on every session request"))),
+        (status = 400, description = "Malformed body, or wrong user name or password",
+            body = super::error::IcwsErrorBody),
+        (status = 429, description = "Too many failed logins, or too many sessions for this user",
+            body = super::error::IcwsErrorBody, headers(("Retry-After" = u64))),
+        (status = 503, description = "The server holds as many sessions as it allows",
+            body = super::error::IcwsErrorBody, headers(("Retry-After" = u64)))))]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -171,7 +181,8 @@ pub async fn login(
 }
 
 /// The session's connection state (1: up).
-#[utoipa::path(get, path = "/icws/{sessionId}/connection", operation_id = "icws_get_connection", tag = "icws connection", security(("icws_session" = [])),
+#[utoipa::path(get, path = "/icws/{sessionId}/connection",
+    operation_id = "icws_get_connection", tag = "icws connection", security(("icws_session" = [])),
     params(("sessionId" = String, Path)),
     responses((status = 200, body = Object, example = json!({"connectionState": 1})), (status = 401, body = super::error::IcwsErrorBody)))]
 pub async fn get(_session: IcwsSession) -> impl IntoResponse {
@@ -179,7 +190,8 @@ pub async fn get(_session: IcwsSession) -> impl IntoResponse {
 }
 
 /// Log out: ends the session.
-#[utoipa::path(delete, path = "/icws/{sessionId}/connection", operation_id = "icws_logout", tag = "icws connection", security(("icws_session" = [])),
+#[utoipa::path(delete, path = "/icws/{sessionId}/connection",
+    operation_id = "icws_logout", tag = "icws connection", security(("icws_session" = [])),
     params(("sessionId" = String, Path)),
     responses((status = 200), (status = 401, body = super::error::IcwsErrorBody)))]
 pub async fn delete(State(state): State<AppState>, IcwsSession(session): IcwsSession) -> Response {
@@ -193,19 +205,22 @@ pub async fn delete(State(state): State<AppState>, IcwsSession(session): IcwsSes
 }
 
 /// Server version.
-#[utoipa::path(get, path = "/icws/connection/version", operation_id = "icws_get_version", tag = "icws connection", security(()), responses((status = 200, body = Version)))]
+#[utoipa::path(get, path = "/icws/connection/version",
+    operation_id = "icws_get_version", tag = "icws connection", security(()), responses((status = 200, body = Version)))]
 pub async fn get_version() -> impl IntoResponse {
     ok(version())
 }
 
 /// Supported features and their versions.
-#[utoipa::path(get, path = "/icws/connection/features", operation_id = "icws_get_features", tag = "icws connection", security(()), responses((status = 200, body = FeatureList)))]
+#[utoipa::path(get, path = "/icws/connection/features",
+    operation_id = "icws_get_features", tag = "icws connection", security(()), responses((status = 200, body = FeatureList)))]
 pub async fn get_features() -> impl IntoResponse {
     ok(FeatureList { feature_info_list: &FEATURES })
 }
 
 /// One feature's version.
-#[utoipa::path(get, path = "/icws/connection/features/{featureId}", operation_id = "icws_get_feature", tag = "icws connection", security(()),
+#[utoipa::path(get, path = "/icws/connection/features/{featureId}",
+    operation_id = "icws_get_feature", tag = "icws connection", security(()),
     params(("featureId" = String, Path)),
     responses((status = 200, body = FeatureInfo), (status = 400, body = super::error::IcwsErrorBody)))]
 pub async fn get_feature(Path(id): Path<String>) -> Result<IcwsJson<&'static FeatureInfo>, IcwsError> {
@@ -219,7 +234,8 @@ pub async fn get_feature(Path(id): Path<String>) -> Result<IcwsJson<&'static Fea
 }
 
 /// The server's UTC time.
-#[utoipa::path(get, path = "/icws/connection/server-time", operation_id = "icws_get_server_time", tag = "icws connection", security(()), responses((status = 200, body = ServerTime)))]
+#[utoipa::path(get, path = "/icws/connection/server-time",
+    operation_id = "icws_get_server_time", tag = "icws connection", security(()), responses((status = 200, body = ServerTime)))]
 pub async fn get_server_time() -> impl IntoResponse {
     ok(server_time())
 }
@@ -239,7 +255,8 @@ pub struct StationRequest {
 }
 
 /// Log the session into a workstation.
-#[utoipa::path(put, path = "/icws/{sessionId}/connection/station", operation_id = "icws_station_login", tag = "icws connection", security(("icws_session" = [])),
+#[utoipa::path(put, path = "/icws/{sessionId}/connection/station",
+    operation_id = "icws_station_login", tag = "icws connection", security(("icws_session" = [])),
     params(("sessionId" = String, Path)),
     request_body(content = StationRequest, example = json!({"__type": "urn:inin.com:connection:workstationSettings", "workstation": "7001"})),
     responses((status = 200), (status = 400, body = super::error::IcwsErrorBody), (status = 401, body = super::error::IcwsErrorBody)))]
@@ -265,7 +282,8 @@ pub async fn put_station(
 }
 
 /// Log the session out of its workstation.
-#[utoipa::path(delete, path = "/icws/{sessionId}/connection/station", operation_id = "icws_station_logout", tag = "icws connection", security(("icws_session" = [])),
+#[utoipa::path(delete, path = "/icws/{sessionId}/connection/station",
+    operation_id = "icws_station_logout", tag = "icws connection", security(("icws_session" = [])),
     params(("sessionId" = String, Path)),
     responses((status = 200), (status = 401, body = super::error::IcwsErrorBody)))]
 pub async fn delete_station(

@@ -28,7 +28,8 @@ pub struct UserItems {
 }
 
 /// The users whose status the session may see, by display name.
-#[utoipa::path(get, path = "/icws/{sessionId}/configuration/users", tag = "icws configuration",
+#[utoipa::path(get, path = "/icws/{sessionId}/configuration/users",
+    operation_id = "icws_get_users", tag = "icws configuration",
     security(("icws_session" = [])), params(("sessionId" = String, Path)),
     responses((status = 200, body = UserItems), (status = 401, body = super::error::IcwsErrorBody)))]
 pub async fn users(
@@ -59,7 +60,8 @@ pub struct SessionInfo {
 }
 
 /// Who the session is and what its CTI profile lets it do.
-#[utoipa::path(get, path = "/icws/{sessionId}/ctid/session", tag = "icws configuration",
+#[utoipa::path(get, path = "/icws/{sessionId}/ctid/session",
+    operation_id = "icws_get_ctid_session", tag = "icws configuration",
     security(("icws_session" = [])), params(("sessionId" = String, Path)),
     responses((status = 200, body = SessionInfo), (status = 401, body = super::error::IcwsErrorBody)))]
 pub async fn session(

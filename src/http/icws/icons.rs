@@ -15,7 +15,18 @@ const ICONS: [(&str, &[u8]); 6] = [
     ("status.png", include_bytes!("../../../assets/status-icons/status.png")),
 ];
 
-/// `GET /icws/status-icons/{name}`: no session needed.
+/// The bytes of a PNG image.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code, reason = "documents the response body of `get`")]
+pub struct PngImage(Vec<u8>);
+
+/// A status icon (`iconUri` of a status): no session needed.
+#[utoipa::path(get, path = "/icws/status-icons/{name}",
+    operation_id = "icws_get_status_icon", tag = "icws status",
+    security(()), params(("name" = String, Path, example = "available.png")),
+    responses((status = 200, description = "The PNG image", content_type = "image/png", body = PngImage),
+        (status = 404, body = super::error::IcwsErrorBody)))]
 pub async fn get(Path(name): Path<String>) -> Response {
     match ICONS.iter().find(|(n, _)| *n == name) {
         Some((_, bytes)) => (

@@ -41,10 +41,52 @@ fn string_list(body: &IcwsObject, name: &str) -> Result<Option<Vec<String>>, Icw
     }
 }
 
+/// The body of a user status subscription; other members are ignored.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
+pub struct UserStatusesSubscription {
+    /// At most 10000 user ids.
+    pub user_ids: Vec<String>,
+    /// The members each `userStatusMessage` item carries besides `userId`; default all of them.
+    pub user_status_properties: Option<Vec<UserStatusProperty>>,
+}
+
+/// A member of a user status that a subscription may ask for.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
+pub enum UserStatusProperty {
+    StatusId,
+    Notes,
+    ForwardNumber,
+    Until,
+    UntilDateTime,
+    HasDate,
+    HasTime,
+    OnPhone,
+    OnPhoneChanged,
+    StatusChanged,
+    Stations,
+    IcServers,
+    PresenceServer,
+    LoggedIn,
+}
+
+/// The body of a subscription to users' allowed statuses; other members are ignored.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
+pub struct UserAccessSubscription {
+    /// At most 10000 user ids.
+    pub user_ids: Vec<String>,
+}
+
 /// Subscribe to user statuses: replaces the session's set; a full `userStatusMessage` follows.
-#[utoipa::path(put, path = "/icws/{sessionId}/messaging/subscriptions/status/user-statuses", tag = "icws messaging",
+#[utoipa::path(put, path = "/icws/{sessionId}/messaging/subscriptions/status/user-statuses",
+    operation_id = "icws_subscribe_user_statuses", tag = "icws messaging",
     security(("icws_session" = [])), params(("sessionId" = String, Path)),
-    request_body(content = Object, example = json!({"userIds": ["agent1", "agent2"], "userStatusProperties": ["statusId", "notes"]})),
+    request_body(content = UserStatusesSubscription, example = json!({"userIds": ["agent1", "agent2"], "userStatusProperties": ["statusId", "notes"]})),
     responses((status = 200), (status = 400, body = super::error::IcwsErrorBody), (status = 401, body = super::error::IcwsErrorBody),
         (status = 403, body = super::error::IcwsErrorBody), (status = 404, body = super::error::IcwsErrorBody)))]
 pub async fn subscribe_statuses(
@@ -62,7 +104,8 @@ pub async fn subscribe_statuses(
 }
 
 /// Unsubscribe from user statuses.
-#[utoipa::path(delete, path = "/icws/{sessionId}/messaging/subscriptions/status/user-statuses", tag = "icws messaging",
+#[utoipa::path(delete, path = "/icws/{sessionId}/messaging/subscriptions/status/user-statuses",
+    operation_id = "icws_unsubscribe_user_statuses", tag = "icws messaging",
     security(("icws_session" = [])), params(("sessionId" = String, Path)),
     responses((status = 204), (status = 401, body = super::error::IcwsErrorBody)))]
 pub async fn unsubscribe_statuses(State(state): State<AppState>, IcwsSession(session): IcwsSession) -> StatusCode {
@@ -71,7 +114,8 @@ pub async fn unsubscribe_statuses(State(state): State<AppState>, IcwsSession(ses
 }
 
 /// Subscribe to the status catalog; the whole catalog follows.
-#[utoipa::path(put, path = "/icws/{sessionId}/messaging/subscriptions/status/status-messages", tag = "icws messaging",
+#[utoipa::path(put, path = "/icws/{sessionId}/messaging/subscriptions/status/status-messages",
+    operation_id = "icws_subscribe_status_messages", tag = "icws messaging",
     security(("icws_session" = [])), params(("sessionId" = String, Path)),
     responses((status = 200), (status = 401, body = super::error::IcwsErrorBody)))]
 pub async fn subscribe_catalog(
@@ -83,7 +127,8 @@ pub async fn subscribe_catalog(
 }
 
 /// Unsubscribe from the status catalog.
-#[utoipa::path(delete, path = "/icws/{sessionId}/messaging/subscriptions/status/status-messages", tag = "icws messaging",
+#[utoipa::path(delete, path = "/icws/{sessionId}/messaging/subscriptions/status/status-messages",
+    operation_id = "icws_unsubscribe_status_messages", tag = "icws messaging",
     security(("icws_session" = [])), params(("sessionId" = String, Path)),
     responses((status = 204), (status = 401, body = super::error::IcwsErrorBody)))]
 pub async fn unsubscribe_catalog(State(state): State<AppState>, IcwsSession(session): IcwsSession) -> StatusCode {
@@ -93,8 +138,9 @@ pub async fn unsubscribe_catalog(State(state): State<AppState>, IcwsSession(sess
 
 /// Subscribe to users' allowed statuses; their current lists follow.
 #[utoipa::path(put, path = "/icws/{sessionId}/messaging/subscriptions/status/status-messages-user-access",
+    operation_id = "icws_subscribe_status_messages_user_access",
     tag = "icws messaging", security(("icws_session" = [])), params(("sessionId" = String, Path)),
-    request_body(content = Object, example = json!({"userIds": ["agent1"]})),
+    request_body(content = UserAccessSubscription, example = json!({"userIds": ["agent1"]})),
     responses((status = 200), (status = 400, body = super::error::IcwsErrorBody), (status = 401, body = super::error::IcwsErrorBody),
         (status = 403, body = super::error::IcwsErrorBody), (status = 404, body = super::error::IcwsErrorBody)))]
 pub async fn subscribe_access(
@@ -109,6 +155,7 @@ pub async fn subscribe_access(
 
 /// Unsubscribe from allowed statuses.
 #[utoipa::path(delete, path = "/icws/{sessionId}/messaging/subscriptions/status/status-messages-user-access",
+    operation_id = "icws_unsubscribe_status_messages_user_access",
     tag = "icws messaging", security(("icws_session" = [])), params(("sessionId" = String, Path)),
     responses((status = 204), (status = 401, body = super::error::IcwsErrorBody)))]
 pub async fn unsubscribe_access(State(state): State<AppState>, IcwsSession(session): IcwsSession) -> StatusCode {
@@ -117,7 +164,8 @@ pub async fn unsubscribe_access(State(state): State<AppState>, IcwsSession(sessi
 }
 
 /// Keeps the session alive.
-#[utoipa::path(post, path = "/icws/{sessionId}/messaging/heartbeat", tag = "icws messaging",
+#[utoipa::path(post, path = "/icws/{sessionId}/messaging/heartbeat",
+    operation_id = "icws_heartbeat", tag = "icws messaging",
     security(("icws_session" = [])), params(("sessionId" = String, Path)),
     responses((status = 200), (status = 401, body = super::error::IcwsErrorBody)))]
 pub async fn heartbeat(_session: IcwsSession) -> StatusCode {
@@ -143,9 +191,13 @@ async fn take(presence: &Presence, session: &Session, resume_after: Option<u64>)
 
 /// Pending messages: a JSON array (drained, `[]` when empty), or with
 /// `Accept: text/event-stream` a stream of server-sent events. Only the cookie is needed.
-#[utoipa::path(get, path = "/icws/{sessionId}/messaging/messages", tag = "icws messaging",
+#[utoipa::path(get, path = "/icws/{sessionId}/messaging/messages",
+    operation_id = "icws_get_messages", tag = "icws messaging",
+    security(("icws_session" = []), ()),
     params(("sessionId" = String, Path), ("Last-Event-ID" = Option<String>, Header, description = "Resume an event stream")),
-    responses((status = 200, description = "JSON array of messages, or text/event-stream"),
+    responses((status = 200, description = "The pending messages: a JSON array, or with `Accept: text/event-stream` \
+        one event per message",
+        content((Vec<Object> = "application/vnd.inin.icws+JSON"), (String = "text/event-stream"))),
         (status = 401, body = super::error::IcwsErrorBody)))]
 pub async fn messages(
     State(state): State<AppState>,
@@ -225,4 +277,15 @@ fn event_stream(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_user_status_properties_are_the_accepted_ones() {
+        let schema = serde_json::to_value(<UserStatusProperty as utoipa::PartialSchema>::schema()).expect("schema");
+        assert_eq!(schema["enum"], serde_json::json!(USER_STATUS_PROPERTIES));
+    }
 }

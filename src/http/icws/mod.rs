@@ -4,7 +4,7 @@ pub mod body;
 pub mod connection;
 pub mod directory;
 pub mod error;
-mod icons;
+pub mod icons;
 pub mod messaging;
 pub mod session;
 pub mod status;

@@ -33,6 +33,7 @@ pub struct CtiProfileBody {
 
 /// The members a client may send; on creation only `name` is required.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
 pub struct CtiProfileInput {
     pub name: Option<String>,
@@ -69,7 +70,7 @@ fn scope<T>(
     }
 }
 
-fn changes(body: JsonObject) -> Result<CtiProfileChanges, XivoError> {
+pub fn changes(body: JsonObject) -> Result<CtiProfileChanges, XivoError> {
     let mut f = Fields::new(body.0, &WRITABLE, &READ_ONLY)?;
     let view_statuses = scope(&mut f, "view_statuses", ViewScope::parse)?;
     let change_statuses = scope(&mut f, "change_statuses", ChangeScope::parse)?;
@@ -88,7 +89,8 @@ fn profile_id(raw: &str) -> Result<i64, XivoError> {
 }
 
 /// List CTI profiles.
-#[utoipa::path(get, path = "/1.1/cti_profiles", tag = "cti_profiles",
+#[utoipa::path(get, path = "/1.1/cti_profiles",
+    operation_id = "list_cti_profiles", tag = "cti_profiles",
     responses((status = 200, body = ListOf<CtiProfileBody>)))]
 pub async fn list(State(state): State<AppState>, base: BaseUrl) -> Result<Json<ListOf<CtiProfileBody>>, XivoError> {
     let store = state.store.as_ref();
@@ -98,7 +100,8 @@ pub async fn list(State(state): State<AppState>, base: BaseUrl) -> Result<Json<L
 }
 
 /// Get one CTI profile.
-#[utoipa::path(get, path = "/1.1/cti_profiles/{id}", tag = "cti_profiles",
+#[utoipa::path(get, path = "/1.1/cti_profiles/{id}",
+    operation_id = "get_cti_profile", tag = "cti_profiles",
     params(("id" = i64, Path)),
     responses((status = 200, body = CtiProfileBody), (status = 404, body = Vec<String>)))]
 pub async fn get(
@@ -113,7 +116,8 @@ pub async fn get(
 }
 
 /// Create a CTI profile (ctid extension).
-#[utoipa::path(post, path = "/1.1/cti_profiles", tag = "cti_profiles", request_body = CtiProfileInput,
+#[utoipa::path(post, path = "/1.1/cti_profiles",
+    operation_id = "create_cti_profile", tag = "cti_profiles", request_body = CtiProfileInput,
     responses((status = 201, body = CtiProfileBody, headers(("Location" = String))), (status = 400, body = Vec<String>)))]
 pub async fn create(State(state): State<AppState>, base: BaseUrl, body: JsonObject) -> Result<Response, XivoError> {
     let store = state.store.as_ref();
@@ -125,7 +129,8 @@ pub async fn create(State(state): State<AppState>, base: BaseUrl, body: JsonObje
 }
 
 /// Edit a CTI profile (ctid extension): absent members keep their value.
-#[utoipa::path(put, path = "/1.1/cti_profiles/{id}", tag = "cti_profiles", request_body = CtiProfileInput,
+#[utoipa::path(put, path = "/1.1/cti_profiles/{id}",
+    operation_id = "update_cti_profile", tag = "cti_profiles", request_body = CtiProfileInput,
     params(("id" = i64, Path)),
     responses((status = 204), (status = 400, body = Vec<String>), (status = 404, body = Vec<String>)))]
 pub async fn update(
@@ -140,7 +145,8 @@ pub async fn update(
 }
 
 /// Delete a CTI profile no user is associated with (ctid extension).
-#[utoipa::path(delete, path = "/1.1/cti_profiles/{id}", tag = "cti_profiles",
+#[utoipa::path(delete, path = "/1.1/cti_profiles/{id}",
+    operation_id = "delete_cti_profile", tag = "cti_profiles",
     params(("id" = i64, Path)),
     responses((status = 204), (status = 400, body = Vec<String>), (status = 404, body = Vec<String>)))]
 pub async fn delete(State(state): State<AppState>, Path(raw): Path<String>) -> Result<StatusCode, XivoError> {

@@ -18,8 +18,10 @@ use crate::http::xivo::links::{Link, status_message_path};
 const TEXTS: [&str; 5] = ["status_id", "message_text", "icon_uri", "group_tag", "system_id"];
 const READ_ONLY: [&str; 1] = ["links"];
 
+/// A status of the catalog as the configuration API shows it (the presence API has its own
+/// camel-case `StatusMessageBody`).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct StatusMessageBody {
+pub struct CatalogStatusBody {
     pub status_id: String,
     pub message_text: String,
     pub icon_uri: String,
@@ -42,6 +44,7 @@ pub struct StatusMessageBody {
 
 /// The members a client may send; `status_id`, `message_text` and `group_tag` are required on creation.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
 pub struct StatusMessageInput {
     pub status_id: Option<String>,
@@ -61,8 +64,8 @@ pub struct StatusMessageInput {
     pub system_id: Option<String>,
 }
 
-fn representation(base: &BaseUrl, s: StatusMessage) -> StatusMessageBody {
-    StatusMessageBody {
+fn representation(base: &BaseUrl, s: StatusMessage) -> CatalogStatusBody {
+    CatalogStatusBody {
         links: vec![Link::status_message(base, &s.status_id)],
         status_id: s.status_id,
         message_text: s.message_text,
@@ -83,7 +86,7 @@ fn representation(base: &BaseUrl, s: StatusMessage) -> StatusMessageBody {
     }
 }
 
-fn changes(body: JsonObject) -> Result<StatusMessageChanges, XivoError> {
+pub fn changes(body: JsonObject) -> Result<StatusMessageChanges, XivoError> {
     let writable: Vec<&str> = TEXTS.iter().chain(FLAG_NAMES.iter()).copied().collect();
     let mut f = Fields::new(body.0, &writable, &READ_ONLY)?;
     let mut flags = Vec::new();
@@ -105,28 +108,31 @@ fn changes(body: JsonObject) -> Result<StatusMessageChanges, XivoError> {
 }
 
 /// List the status catalog in display order.
-#[utoipa::path(get, path = "/1.1/status_messages", tag = "status_messages",
-    responses((status = 200, body = ListOf<StatusMessageBody>)))]
-pub async fn list(State(state): State<AppState>, base: BaseUrl) -> Result<Json<ListOf<StatusMessageBody>>, XivoError> {
+#[utoipa::path(get, path = "/1.1/status_messages",
+    operation_id = "list_status_messages", tag = "status_messages",
+    responses((status = 200, body = ListOf<CatalogStatusBody>)))]
+pub async fn list(State(state): State<AppState>, base: BaseUrl) -> Result<Json<ListOf<CatalogStatusBody>>, XivoError> {
     let items: Vec<_> = app::list(state.store.as_ref()).await?.into_iter().map(|s| representation(&base, s)).collect();
     Ok(Json(ListOf { total: items.len() as u64, items }))
 }
 
 /// Get one status (id matched case-insensitively).
-#[utoipa::path(get, path = "/1.1/status_messages/{status_id}", tag = "status_messages",
+#[utoipa::path(get, path = "/1.1/status_messages/{status_id}",
+    operation_id = "get_status_message", tag = "status_messages",
     params(("status_id" = String, Path)),
-    responses((status = 200, body = StatusMessageBody), (status = 404, body = Vec<String>)))]
+    responses((status = 200, body = CatalogStatusBody), (status = 404, body = Vec<String>)))]
 pub async fn get(
     State(state): State<AppState>,
     base: BaseUrl,
     Path(id): Path<String>,
-) -> Result<Json<StatusMessageBody>, XivoError> {
+) -> Result<Json<CatalogStatusBody>, XivoError> {
     Ok(Json(representation(&base, app::get(state.store.as_ref(), &id).await?)))
 }
 
 /// Add a status to the catalog.
-#[utoipa::path(post, path = "/1.1/status_messages", tag = "status_messages", request_body = StatusMessageInput,
-    responses((status = 201, body = StatusMessageBody, headers(("Location" = String))), (status = 400, body = Vec<String>)))]
+#[utoipa::path(post, path = "/1.1/status_messages",
+    operation_id = "create_status_message", tag = "status_messages", request_body = StatusMessageInput,
+    responses((status = 201, body = CatalogStatusBody, headers(("Location" = String))), (status = 400, body = Vec<String>)))]
 pub async fn create(State(state): State<AppState>, base: BaseUrl, body: JsonObject) -> Result<Response, XivoError> {
     let status = app::create(state.store.as_ref(), changes(body)?).await?;
     state.presence.catalog_changed().await;
@@ -135,7 +141,8 @@ pub async fn create(State(state): State<AppState>, base: BaseUrl, body: JsonObje
 }
 
 /// Edit a status: absent members keep their value.
-#[utoipa::path(put, path = "/1.1/status_messages/{status_id}", tag = "status_messages", request_body = StatusMessageInput,
+#[utoipa::path(put, path = "/1.1/status_messages/{status_id}",
+    operation_id = "update_status_message", tag = "status_messages", request_body = StatusMessageInput,
     params(("status_id" = String, Path)),
     responses((status = 204), (status = 400, body = Vec<String>), (status = 404, body = Vec<String>)))]
 pub async fn update(
@@ -150,7 +157,8 @@ pub async fn update(
 }
 
 /// Remove a status that is not built in.
-#[utoipa::path(delete, path = "/1.1/status_messages/{status_id}", tag = "status_messages",
+#[utoipa::path(delete, path = "/1.1/status_messages/{status_id}",
+    operation_id = "delete_status_message", tag = "status_messages",
     params(("status_id" = String, Path)),
     responses((status = 204), (status = 400, body = Vec<String>), (status = 404, body = Vec<String>)))]
 pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, XivoError> {

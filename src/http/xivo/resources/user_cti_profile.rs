@@ -24,6 +24,7 @@ pub struct AssociationBody {
 
 /// The body of POST and PUT.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
 pub struct AssociationInput {
     /// Must be an existing CTI profile id.
@@ -38,7 +39,7 @@ fn representation(base: &BaseUrl, user_id: i64, cti_profile_id: i64) -> Associat
     }
 }
 
-fn profile_id(body: JsonObject) -> Result<i64, XivoError> {
+pub fn profile_id(body: JsonObject) -> Result<i64, XivoError> {
     let mut fields = Fields::new(body.0, &["cti_profile_id"], &["user_id", "links"])?;
     fields.require(&["cti_profile_id"])?;
     let id = fields.integer("cti_profile_id");
@@ -57,7 +58,8 @@ fn answer(status: StatusCode, base: &BaseUrl, user_id: i64, profile_id: i64) -> 
 }
 
 /// Get the CTI profile associated to a user.
-#[utoipa::path(get, path = "/1.1/users/{user_id}/cti_profile", tag = "user_cti_profile",
+#[utoipa::path(get, path = "/1.1/users/{user_id}/cti_profile",
+    operation_id = "get_user_cti_profile", tag = "user_cti_profile",
     params(("user_id" = i64, Path)),
     responses((status = 200, body = AssociationBody), (status = 404, body = Vec<String>)))]
 pub async fn get(
@@ -71,7 +73,8 @@ pub async fn get(
 }
 
 /// Associate a CTI profile to a user.
-#[utoipa::path(post, path = "/1.1/users/{user_id}/cti_profile", tag = "user_cti_profile",
+#[utoipa::path(post, path = "/1.1/users/{user_id}/cti_profile",
+    operation_id = "associate_user_cti_profile", tag = "user_cti_profile",
     params(("user_id" = i64, Path)), request_body = AssociationInput,
     responses((status = 201, body = AssociationBody, headers(("Location" = String))),
         (status = 400, body = Vec<String>), (status = 404, body = Vec<String>)))]
@@ -89,7 +92,8 @@ pub async fn create(
 }
 
 /// Change the CTI profile associated to a user.
-#[utoipa::path(put, path = "/1.1/users/{user_id}/cti_profile", tag = "user_cti_profile",
+#[utoipa::path(put, path = "/1.1/users/{user_id}/cti_profile",
+    operation_id = "update_user_cti_profile", tag = "user_cti_profile",
     params(("user_id" = i64, Path)), request_body = AssociationInput,
     responses((status = 200, body = AssociationBody, headers(("Location" = String))),
         (status = 400, body = Vec<String>), (status = 404, body = Vec<String>)))]
@@ -107,7 +111,8 @@ pub async fn update(
 }
 
 /// Dissociate the CTI profile from a user.
-#[utoipa::path(delete, path = "/1.1/users/{user_id}/cti_profile", tag = "user_cti_profile",
+#[utoipa::path(delete, path = "/1.1/users/{user_id}/cti_profile",
+    operation_id = "dissociate_user_cti_profile", tag = "user_cti_profile",
     params(("user_id" = i64, Path)),
     responses((status = 204), (status = 404, body = Vec<String>)))]
 pub async fn delete(State(state): State<AppState>, Path(raw): Path<String>) -> Result<StatusCode, XivoError> {

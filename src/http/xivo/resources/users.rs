@@ -41,6 +41,7 @@ pub struct UserBody {
 
 /// The members a client may send when creating or editing a user.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
 pub struct UserInput {
     /// Required on creation, non-empty.
@@ -84,7 +85,7 @@ fn representation(base: &BaseUrl, user: User) -> UserBody {
     }
 }
 
-fn changes(body: JsonObject) -> Result<UserChanges, XivoError> {
+pub fn changes(body: JsonObject) -> Result<UserChanges, XivoError> {
     let mut f = Fields::new(body.0, &WRITABLE_FIELDS, &READ_ONLY)?;
     let changes = UserChanges {
         firstname: f.string("firstname"),
@@ -110,14 +111,15 @@ fn user_id(raw: &str) -> Result<i64, XivoError> {
 }
 
 /// List users, with search, ordering and paging.
-#[utoipa::path(get, path = "/1.1/users", tag = "users",
+#[utoipa::path(get, path = "/1.1/users",
+    operation_id = "list_users", tag = "users",
     params(
         ("search" = Option<String>, Query, description = "Case-insensitive substring of name, caller id, description or userfield"),
         ("q" = Option<String>, Query, description = "Legacy alias of search"),
         ("order" = Option<String>, Query, description = "firstname, lastname (default), fullname, caller_id, description, userfield"),
         ("direction" = Option<String>, Query, description = "asc (default) or desc"),
-        ("limit" = Option<u32>, Query, description = "Maximum number of items, > 0"),
-        ("skip" = Option<u64>, Query, description = "Items to skip, ≥ 0 (alias: offset)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 4_294_967_295.0, description = "Maximum number of items"),
+        ("skip" = Option<i64>, Query, minimum = 0, description = "Items to skip (alias: offset)"),
     ),
     responses((status = 200, body = ListOf<UserBody>), (status = 400, body = Vec<String>), (status = 401, body = Vec<String>)))]
 pub async fn list(
@@ -132,7 +134,8 @@ pub async fn list(
 }
 
 /// Get one user.
-#[utoipa::path(get, path = "/1.1/users/{user_id}", tag = "users",
+#[utoipa::path(get, path = "/1.1/users/{user_id}",
+    operation_id = "get_user", tag = "users",
     params(("user_id" = i64, Path)),
     responses((status = 200, body = UserBody), (status = 404, body = Vec<String>)))]
 pub async fn get(
@@ -145,7 +148,8 @@ pub async fn get(
 }
 
 /// Create a user.
-#[utoipa::path(post, path = "/1.1/users", tag = "users", request_body = UserInput,
+#[utoipa::path(post, path = "/1.1/users",
+    operation_id = "create_user", tag = "users", request_body = UserInput,
     responses((status = 201, body = UserBody, headers(("Location" = String))), (status = 400, body = Vec<String>)))]
 pub async fn create(State(state): State<AppState>, base: BaseUrl, body: JsonObject) -> Result<Response, XivoError> {
     let user = app::create(state.store.as_ref(), changes(body)?).await?;
@@ -154,7 +158,8 @@ pub async fn create(State(state): State<AppState>, base: BaseUrl, body: JsonObje
 }
 
 /// Edit a user: absent members keep their value.
-#[utoipa::path(put, path = "/1.1/users/{user_id}", tag = "users", request_body = UserInput,
+#[utoipa::path(put, path = "/1.1/users/{user_id}",
+    operation_id = "update_user", tag = "users", request_body = UserInput,
     params(("user_id" = i64, Path)),
     responses((status = 204), (status = 400, body = Vec<String>), (status = 404, body = Vec<String>)))]
 pub async fn update(
@@ -168,7 +173,8 @@ pub async fn update(
 }
 
 /// Delete a user.
-#[utoipa::path(delete, path = "/1.1/users/{user_id}", tag = "users",
+#[utoipa::path(delete, path = "/1.1/users/{user_id}",
+    operation_id = "delete_user", tag = "users",
     params(("user_id" = i64, Path)),
     responses((status = 204), (status = 404, body = Vec<String>)))]
 pub async fn delete(State(state): State<AppState>, Path(raw): Path<String>) -> Result<StatusCode, XivoError> {
