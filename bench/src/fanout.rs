@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use http_body_util::BodyExt;
 use hyper::Method;
 use hyper_util::rt::TokioIo;
-use serde_json::Value;
 use tokio::net::TcpStream;
 
 use crate::client::{self, Session};
@@ -120,7 +119,7 @@ async fn follow(addr: String, session: Session, shared: Arc<Shared>) -> HashMap<
         return last;
     };
     let mut body = response.into_body();
-    let mut buffer = String::new();
+    let mut buffer: Vec<u8> = Vec::new();
     while !shared.stop.load(Ordering::Relaxed) {
         let frame = match tokio::time::timeout(Duration::from_millis(500), body.frame()).await {
             Ok(Some(Ok(frame))) => frame,
@@ -130,34 +129,51 @@ async fn follow(addr: String, session: Session, shared: Arc<Shared>) -> HashMap<
         let Ok(data) = frame.into_data() else {
             continue;
         };
-        buffer.push_str(&String::from_utf8_lossy(&data));
-        while let Some(end) = buffer.find("\n\n") {
-            let event: String = buffer.drain(..end + 2).collect();
+        buffer.extend_from_slice(&data);
+        // Every complete event in the buffer, then one shift of what is left.
+        let mut start = 0;
+        while let Some(end) = buffer[start..].windows(2).position(|w| w == b"\n\n") {
+            let event = String::from_utf8_lossy(&buffer[start..start + end]);
             for line in event.lines() {
                 if let Some(json) = line.strip_prefix("data:") {
                     receive(json.trim_start(), &shared, &mut last);
                 }
             }
+            start += end + 2;
         }
+        buffer.drain(..start);
     }
     last
 }
 
+/// The members of a user-status message the fan-out measures.
+#[derive(serde::Deserialize)]
+struct StatusMessage<'a> {
+    #[serde(rename = "isDelta", default)]
+    is_delta: bool,
+    #[serde(rename = "userStatusList", borrow, default)]
+    statuses: Vec<StatusEntry<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct StatusEntry<'a> {
+    #[serde(rename = "userId", borrow)]
+    user: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    notes: Option<std::borrow::Cow<'a, str>>,
+}
+
 fn receive(json: &str, shared: &Shared, last: &mut HashMap<String, String>) {
-    let Ok(message) = serde_json::from_str::<Value>(json) else {
-        return;
-    };
-    let is_delta = message["isDelta"] == true;
-    let Some(list) = message["userStatusList"].as_array() else {
+    let Ok(message) = serde_json::from_str::<StatusMessage<'_>>(json) else {
         return;
     };
     let now = u64::try_from(shared.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
-    for status in list {
-        let (Some(user), Some(notes)) = (status["userId"].as_str(), status["notes"].as_str()) else {
+    for status in message.statuses {
+        let Some(notes) = status.notes else {
             continue;
         };
-        last.insert(user.to_string(), notes.to_string());
-        if is_delta && let Some(n) = notes.strip_prefix('n').and_then(|n| n.parse::<usize>().ok()) {
+        last.insert(status.user.into_owned(), notes.to_string());
+        if message.is_delta && let Some(n) = notes.strip_prefix('n').and_then(|n| n.parse::<usize>().ok()) {
             shared.deliveries.fetch_add(1, Ordering::Relaxed);
             if let Some(sent) = shared.sent_at.get(n).map(|s| s.load(Ordering::Relaxed)) {
                 shared.latency.record(now.saturating_sub(sent));
