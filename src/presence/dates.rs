@@ -23,7 +23,9 @@ pub fn format(at: Timestamp) -> String {
 /// Parses an ICWS date-time into Unix seconds (UTC; a time without offset is taken as UTC).
 pub fn parse(text: &str) -> Option<Timestamp> {
     let text = text.trim();
-    if text.len() > 64 {
+    // No ISO week dates: the `time` crate turns the last days of week 52 of 9999 into a date
+    // of year 10000 (a debug assertion fails), and ICWS clients never send them.
+    if text.len() > 64 || text.contains('W') {
         return None;
     }
     let utc = |t: PrimitiveDateTime| t.assume_offset(UtcOffset::UTC);
@@ -34,7 +36,8 @@ pub fn parse(text: &str) -> Option<Timestamp> {
         .or_else(|_| PrimitiveDateTime::parse(text, SECONDS_LOCAL).map(utc))
         .or_else(|_| PrimitiveDateTime::parse(text, MINUTES_LOCAL).map(utc))
         .ok()?;
-    Some(parsed.unix_timestamp())
+    // An offset may carry the instant past year 9999, which `format` cannot write.
+    Some(parsed.checked_to_offset(UtcOffset::UTC)?.unix_timestamp())
 }
 
 #[cfg(test)]
@@ -63,5 +66,15 @@ mod tests {
         for text in ["", "tomorrow", "2012-13-16T16:42Z", "20120216"] {
             assert_eq!(parse(text), None, "{text}");
         }
+    }
+
+    /// Found by `fuzz/icws_date`.
+    #[test]
+    fn refuses_week_dates_and_instants_after_year_9999() {
+        for text in ["9999W527", "9999-W52-6", "2012-W07-4T16:42Z", "9999-12-31T23:59:59-23:59"] {
+            assert_eq!(parse(text), None, "{text}");
+        }
+        assert_eq!(parse("9999-12-31T23:59:59Z"), Some(253_402_300_799));
+        assert_eq!(format(253_402_300_799), "99991231T235959Z");
     }
 }
