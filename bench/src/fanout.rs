@@ -173,7 +173,9 @@ fn receive(json: &str, shared: &Shared, last: &mut HashMap<String, String>) {
             continue;
         };
         last.insert(status.user.into_owned(), notes.to_string());
-        if message.is_delta && let Some(n) = notes.strip_prefix('n').and_then(|n| n.parse::<usize>().ok()) {
+        if message.is_delta
+            && let Some(n) = notes.strip_prefix('n').and_then(|n| n.parse::<usize>().ok())
+        {
             shared.deliveries.fetch_add(1, Ordering::Relaxed);
             if let Some(sent) = shared.sent_at.get(n).map(|s| s.load(Ordering::Relaxed)) {
                 shared.latency.record(now.saturating_sub(sent));

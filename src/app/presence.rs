@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::auth::password;
+use crate::auth::throttle::FailureThrottle;
 use crate::domain::cti_profile::CtiProfile;
 use crate::domain::cti_profile::Scope;
 use crate::domain::permissions::allows;
@@ -14,7 +15,6 @@ use crate::domain::status::StatusMessage;
 use crate::domain::user::{User, username_key};
 use crate::presence::mailbox::Kind;
 use crate::presence::sessions::{NewSession, Session, SessionLimit, SessionLimits, Sessions};
-use crate::auth::throttle::FailureThrottle;
 use crate::presence::wire;
 use crate::store::{Store, StoreError};
 
@@ -130,14 +130,16 @@ impl Presence {
             Some(id) => self.store.get_cti_profile(id).await.is_ok_and(|p| p.fields.view_statuses == Scope::All),
             None => false,
         };
-        let session = self.sessions.create(NewSession {
-            user_id: user.id,
-            display_name: display_name(&user),
-            username: user.fields.username.clone().unwrap_or_default(),
-            application_name: application_name.to_string(),
-            view_all,
-        })
-        .map_err(PresenceError::SessionLimit)?;
+        let session = self
+            .sessions
+            .create(NewSession {
+                user_id: user.id,
+                display_name: display_name(&user),
+                username: user.fields.username.clone().unwrap_or_default(),
+                application_name: application_name.to_string(),
+                view_all,
+            })
+            .map_err(PresenceError::SessionLimit)?;
         self.publish_status_locked(user.id).await;
         Ok(session)
     }

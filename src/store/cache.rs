@@ -93,7 +93,6 @@ impl CachedStore {
             change(&mut entries);
         }
     }
-
 }
 
 #[async_trait]
