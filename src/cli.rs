@@ -79,6 +79,10 @@ struct ServeArgs {
     /// Seconds a client gets to send a request's headers (slow clients are disconnected).
     #[arg(long, env = "CTID_HEADER_READ_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     header_read_timeout: u64,
+    /// Seconds without a report after which a call is taken as ended (a PBX that stopped
+    /// reporting cannot leave anyone on the phone).
+    #[arg(long, env = "CTID_MAX_CALL_AGE", default_value_t = 14_400, value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    max_call_age: u64,
     /// Log format on stderr.
     #[arg(long, env = "CTID_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -278,7 +282,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout),
     };
     let state = AppState::new(store.clone(), args.trusted_proxy, presence);
-    let sweeper = tokio::spawn(sweep_sessions(state.presence.clone()));
+    let sweeper = tokio::spawn(sweep(state.presence.clone(), args.max_call_age));
     let presence = state.presence.clone();
     let shutdown = async move {
         shutdown_signal().await;
@@ -291,14 +295,22 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     result.map_err(|e| format!("server error: {e}"))
 }
 
-/// Ends idle presence sessions every few seconds.
-async fn sweep_sessions(presence: std::sync::Arc<crate::app::presence::Presence>) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+/// Every few seconds: ends idle presence sessions, and calls without a report for longer
+/// than `max_call_age` seconds.
+async fn sweep(presence: Arc<crate::app::presence::Presence>, max_call_age: u64) {
+    let period = std::time::Duration::from_secs(max_call_age.clamp(1, 5));
+    let max_call_age_ms = i64::try_from(max_call_age.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
         let ended = presence.sweep().await;
         if ended > 0 {
             tracing::info!(ended, "idle presence sessions ended");
+        }
+        match crate::app::telephony::expire(&presence, max_call_age_ms).await {
+            Ok(0) => {}
+            Ok(calls) => tracing::warn!(calls, "calls without a report for too long were ended"),
+            Err(err) => tracing::error!(error = %err, "ending stale calls failed"),
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod import;
 pub mod messaging;
 pub mod presence;
 pub mod status_messages;
+pub mod telephony;
 pub mod users;
 pub mod webservice_users;
 

@@ -144,6 +144,35 @@ impl Presence {
         Ok(session)
     }
 
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// Brings a user's `onPhone` in line with their lines' calls; a flip is committed with
+    /// `at` (Unix seconds) as `onPhoneChanged` and published like any status change.
+    pub async fn refresh_on_phone(&self, user_id: i64, at: i64) -> PresenceResult<()> {
+        let _guard = self.user_lock(user_id).await;
+        let on_phone = self.store.user_on_phone(user_id).await?;
+        let mut status = match self.store.get_user_status(user_id).await {
+            Ok(status) => status,
+            Err(StoreError::NotFound) => return Ok(()),
+            Err(err) => return Err(err.into()),
+        };
+        if status.on_phone == on_phone {
+            return Ok(());
+        }
+        status.on_phone = on_phone;
+        status.on_phone_changed = at;
+        match self.store.save_user_status(&status).await {
+            Ok(()) => {
+                self.publish_status(user_id).await;
+                Ok(())
+            }
+            Err(StoreError::NotFound) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// The lock that orders the changes of `user_id` (and their publication).
     pub(super) async fn user_lock(&self, user_id: i64) -> tokio::sync::MutexGuard<'_, ()> {
         let stripe = usize::try_from(user_id.unsigned_abs()).unwrap_or(0) % LOCK_STRIPES;

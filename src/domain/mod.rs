@@ -1,4 +1,4 @@
-//! The domain: users, CTI profiles, the status catalog and permissions.
+//! The domain: users, CTI profiles, the status catalog, permissions and telephony.
 //! Nothing here knows about HTTP or SQL.
 
 pub mod cti_profile;
@@ -6,6 +6,7 @@ pub mod listing;
 pub mod permissions;
 pub mod presence;
 pub mod status;
+pub mod telephony;
 pub mod user;
 pub mod validation;
 pub mod webservice_user;

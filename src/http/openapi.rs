@@ -10,7 +10,7 @@ use utoipa::openapi::{
 use utoipa::{Modify, OpenApi};
 
 use super::icws;
-use super::xivo::resources::{cti_profiles, status_messages, user_cti_profile, users};
+use super::xivo::resources::{cti_profiles, lines, status_messages, telephony, user_cti_profile, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +21,9 @@ use super::xivo::resources::{cti_profiles, status_messages, user_cti_profile, us
         cti_profiles::list, cti_profiles::get, cti_profiles::create, cti_profiles::update, cti_profiles::delete,
         status_messages::list, status_messages::get, status_messages::create, status_messages::update,
         status_messages::delete,
+        lines::list, lines::get, lines::create, lines::update, lines::delete,
+        lines::list_user_lines, lines::associate, lines::get_user_line, lines::dissociate,
+        telephony::report, telephony::resync, telephony::active,
         icws::connection::login, icws::connection::get, icws::connection::delete, icws::connection::get_version,
         icws::connection::get_features, icws::connection::get_feature, icws::connection::get_server_time,
         icws::connection::put_station, icws::connection::delete_station,

@@ -10,11 +10,12 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 
-use super::{ImportedUser, Store, StoreResult};
+use super::{ActiveCall, ImportedUser, Store, StoreResult};
 use crate::domain::cti_profile::{CtiProfile, CtiProfileFields};
 use crate::domain::listing::UserListQuery;
 use crate::domain::presence::UserStatus;
 use crate::domain::status::StatusMessage;
+use crate::domain::telephony::{CallEvent, Line, LineFields};
 use crate::domain::user::{User, UserFields, username_key};
 use crate::domain::webservice_user::WebserviceUser;
 
@@ -283,6 +284,54 @@ impl Store for CachedStore {
 
     async fn remove_webservice_user(&self, username: &str) -> StoreResult<()> {
         self.inner.remove_webservice_user(username).await
+    }
+
+    async fn list_lines(&self, limit: Option<u32>, skip: u64) -> StoreResult<(u64, Vec<Line>)> {
+        self.inner.list_lines(limit, skip).await
+    }
+
+    async fn get_line(&self, id: i64) -> StoreResult<Line> {
+        self.inner.get_line(id).await
+    }
+
+    async fn find_line(&self, name: &str) -> StoreResult<Line> {
+        self.inner.find_line(name).await
+    }
+
+    async fn create_line(&self, fields: &LineFields) -> StoreResult<Line> {
+        self.inner.create_line(fields).await
+    }
+
+    async fn update_line(&self, id: i64, fields: &LineFields) -> StoreResult<()> {
+        self.inner.update_line(id, fields).await
+    }
+
+    async fn delete_line(&self, id: i64) -> StoreResult<()> {
+        self.inner.delete_line(id).await
+    }
+
+    async fn user_lines(&self, user_id: i64) -> StoreResult<Vec<Line>> {
+        self.inner.user_lines(user_id).await
+    }
+
+    async fn set_line_user(&self, line_id: i64, user: Option<i64>) -> StoreResult<()> {
+        self.inner.set_line_user(line_id, user).await
+    }
+
+    async fn record_calls(&self, events: &[(i64, CallEvent)]) -> StoreResult<Vec<i64>> {
+        self.inner.record_calls(events).await
+    }
+
+    async fn active_calls(&self) -> StoreResult<Vec<ActiveCall>> {
+        self.inner.active_calls().await
+    }
+
+    async fn user_on_phone(&self, user_id: i64) -> StoreResult<bool> {
+        self.inner.user_on_phone(user_id).await
+    }
+
+    async fn purge_ended_calls(&self, before_ms: i64) -> StoreResult<()> {
+        self.inner.purge_ended_calls(before_ms).await
     }
 
     async fn close(&self) {

@@ -13,6 +13,7 @@ use crate::domain::cti_profile::{CtiProfile, CtiProfileFields};
 use crate::domain::listing::UserListQuery;
 use crate::domain::presence::UserStatus;
 use crate::domain::status::StatusMessage;
+use crate::domain::telephony::{CallEvent, CallState, Line, LineFields};
 use crate::domain::user::{User, UserFields};
 use crate::domain::webservice_user::WebserviceUser;
 
@@ -27,6 +28,7 @@ pub enum Conflict {
     ProfileMissing,
     StatusIdTaken,
     WebserviceUserTaken,
+    LineNameTaken,
     /// A conditional write found the row no longer in the expected state.
     StateChanged,
     /// Row `n` (from 0) of a bulk import has a username already taken.
@@ -60,6 +62,19 @@ pub struct ImportedUser {
     pub fields: UserFields,
     pub password_hash: Option<String>,
     pub cti_profile_id: Option<i64>,
+}
+
+/// A call that has not ended, with its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveCall {
+    pub line_id: i64,
+    pub line: String,
+    pub user_id: Option<i64>,
+    pub call_id: String,
+    pub state: CallState,
+    /// First and last report, Unix milliseconds.
+    pub since_ms: i64,
+    pub at_ms: i64,
 }
 
 /// The whole persistent state of ctid.
@@ -107,6 +122,27 @@ pub trait Store: Send + Sync + 'static {
     async fn get_webservice_user(&self, username: &str) -> StoreResult<WebserviceUser>;
     async fn add_webservice_user(&self, user: &WebserviceUser) -> StoreResult<()>;
     async fn remove_webservice_user(&self, username: &str) -> StoreResult<()>;
+
+    /// Lines in id order: `(total, page)`.
+    async fn list_lines(&self, limit: Option<u32>, skip: u64) -> StoreResult<(u64, Vec<Line>)>;
+    async fn get_line(&self, id: i64) -> StoreResult<Line>;
+    async fn find_line(&self, name: &str) -> StoreResult<Line>;
+    async fn create_line(&self, fields: &LineFields) -> StoreResult<Line>;
+    async fn update_line(&self, id: i64, fields: &LineFields) -> StoreResult<()>;
+    async fn delete_line(&self, id: i64) -> StoreResult<()>;
+    /// The lines of a user, in id order.
+    async fn user_lines(&self, user_id: i64) -> StoreResult<Vec<Line>>;
+    /// Gives the line to `user` (`StateChanged` if it already has one) or frees it (`None`).
+    async fn set_line_user(&self, line_id: i64, user: Option<i64>) -> StoreResult<()>;
+    /// Applies reports in order where they supersede what is held of their call (see
+    /// [`crate::domain::telephony::supersedes`]); returns the users of the lines touched.
+    async fn record_calls(&self, events: &[(i64, CallEvent)]) -> StoreResult<Vec<i64>>;
+    /// Calls not ended, oldest report first.
+    async fn active_calls(&self) -> StoreResult<Vec<ActiveCall>>;
+    /// Whether any line of the user has a call that has not ended.
+    async fn user_on_phone(&self, user_id: i64) -> StoreResult<bool>;
+    /// Forgets ended calls whose last report is older than `before_ms`.
+    async fn purge_ended_calls(&self, before_ms: i64) -> StoreResult<()>;
 
     /// Flushes and closes the connections.
     async fn close(&self);

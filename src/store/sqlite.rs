@@ -8,11 +8,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Conflict, ImportedUser, Store, StoreError, StoreResult};
+use super::{ActiveCall, Conflict, ImportedUser, Store, StoreError, StoreResult};
 use crate::domain::cti_profile::{self, AllowedStatuses, ChangeScope, CtiProfile, CtiProfileFields, ViewScope};
 use crate::domain::listing::{Direction, UserListQuery, UserOrder};
 use crate::domain::presence::{Until, UserStatus};
 use crate::domain::status::{self, StatusMessage};
+use crate::domain::telephony::{CallEvent, CallRecord, CallState, Line, LineFields, supersedes};
 use crate::domain::user::{User, UserFields, username_key};
 use crate::domain::webservice_user::WebserviceUser;
 
@@ -656,10 +657,209 @@ impl Store for SqliteStore {
         if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
+    async fn list_lines(&self, limit: Option<u32>, skip: u64) -> StoreResult<(u64, Vec<Line>)> {
+        let mut snapshot = self.reader.begin().await?;
+        let total: i64 = sqlx::query("SELECT COUNT(*) FROM lines").fetch_one(&mut *snapshot).await?.try_get(0)?;
+        let rows = sqlx::query(&format!("SELECT {LINE_COLUMNS} FROM lines ORDER BY id LIMIT ? OFFSET ?"))
+            .bind(limit.map_or(-1, i64::from))
+            .bind(i64::try_from(skip).unwrap_or(i64::MAX))
+            .fetch_all(&mut *snapshot)
+            .await?;
+        snapshot.commit().await?;
+        let lines = rows.iter().map(line_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok((u64::try_from(total).unwrap_or(0), lines))
+    }
+
+    async fn get_line(&self, id: i64) -> StoreResult<Line> {
+        let row = sqlx::query(&format!("SELECT {LINE_COLUMNS} FROM lines WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        line_from_row(&row)
+    }
+
+    async fn find_line(&self, name: &str) -> StoreResult<Line> {
+        let row = sqlx::query(&format!("SELECT {LINE_COLUMNS} FROM lines WHERE name = ?"))
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        line_from_row(&row)
+    }
+
+    async fn create_line(&self, f: &LineFields) -> StoreResult<Line> {
+        let id: i64 =
+            sqlx::query("INSERT INTO lines (name, protocol, context, number) VALUES (?, ?, ?, ?) RETURNING id")
+                .bind(&f.name)
+                .bind(&f.protocol)
+                .bind(&f.context)
+                .bind(&f.number)
+                .fetch_one(&self.writer)
+                .await
+                .map_err(|e| map_constraint(e, Conflict::LineNameTaken))?
+                .try_get(0)?;
+        Ok(Line { id, fields: f.clone(), user_id: None })
+    }
+
+    async fn update_line(&self, id: i64, f: &LineFields) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE lines SET name = ?, protocol = ?, context = ?, number = ? WHERE id = ?")
+            .bind(&f.name)
+            .bind(&f.protocol)
+            .bind(&f.context)
+            .bind(&f.number)
+            .bind(id)
+            .execute(&self.writer)
+            .await
+            .map_err(|e| map_constraint(e, Conflict::LineNameTaken))?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn delete_line(&self, id: i64) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM lines WHERE id = ?").bind(id).execute(&self.writer).await?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn user_lines(&self, user_id: i64) -> StoreResult<Vec<Line>> {
+        let rows = sqlx::query(&format!("SELECT {LINE_COLUMNS} FROM lines WHERE user_id = ? ORDER BY id"))
+            .bind(user_id)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(line_from_row).collect()
+    }
+
+    async fn set_line_user(&self, line_id: i64, user: Option<i64>) -> StoreResult<()> {
+        let done = match user {
+            Some(user_id) => {
+                sqlx::query(
+                    "UPDATE lines SET user_id = ? WHERE id = ? AND user_id IS NULL \
+                     AND EXISTS (SELECT 1 FROM users WHERE id = ?)",
+                )
+                .bind(user_id)
+                .bind(line_id)
+                .bind(user_id)
+                .execute(&self.writer)
+                .await?
+            }
+            None => sqlx::query("UPDATE lines SET user_id = NULL WHERE id = ?").bind(line_id).execute(&self.writer).await?,
+        };
+        if done.rows_affected() > 0 {
+            return Ok(());
+        }
+        let exists = sqlx::query("SELECT 1 FROM lines WHERE id = ?").bind(line_id).fetch_optional(&self.writer).await?;
+        Err(if exists.is_some() { StoreError::Conflict(Conflict::StateChanged) } else { StoreError::NotFound })
+    }
+
+    async fn record_calls(&self, events: &[(i64, CallEvent)]) -> StoreResult<Vec<i64>> {
+        let mut tx = self.writer.begin().await?;
+        let mut users = Vec::new();
+        for (line_id, event) in events {
+            let held = sqlx::query("SELECT state, at_ms FROM calls WHERE line_id = ? AND call_id = ?")
+                .bind(line_id)
+                .bind(&event.call_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| call_record(&row))
+                .transpose()?;
+            if !supersedes(held, event.state, event.at_ms) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO calls (line_id, call_id, state, at_ms, since_ms) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (line_id, call_id) DO UPDATE SET state = excluded.state, at_ms = excluded.at_ms",
+            )
+            .bind(line_id)
+            .bind(&event.call_id)
+            .bind(event.state.as_str())
+            .bind(event.at_ms)
+            .bind(event.at_ms)
+            .execute(&mut *tx)
+            .await?;
+            let user: Option<i64> = sqlx::query("SELECT user_id FROM lines WHERE id = ?")
+                .bind(line_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|row| row.try_get(0))
+                .transpose()?
+                .flatten();
+            if let Some(user) = user
+                && !users.contains(&user)
+            {
+                users.push(user);
+            }
+        }
+        tx.commit().await?;
+        Ok(users)
+    }
+
+    async fn active_calls(&self) -> StoreResult<Vec<ActiveCall>> {
+        let rows = sqlx::query(
+            "SELECT c.line_id, l.name, l.user_id, c.call_id, c.state, c.since_ms, c.at_ms FROM calls c \
+             JOIN lines l ON l.id = c.line_id WHERE c.state != 'idle' ORDER BY c.at_ms, c.line_id, c.call_id",
+        )
+        .fetch_all(&self.writer)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let state: String = row.try_get("state")?;
+                Ok(ActiveCall {
+                    line_id: row.try_get("line_id")?,
+                    line: row.try_get("name")?,
+                    user_id: row.try_get("user_id")?,
+                    call_id: row.try_get("call_id")?,
+                    state: CallState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("call state {state}")))?,
+                    since_ms: row.try_get("since_ms")?,
+                    at_ms: row.try_get("at_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn user_on_phone(&self, user_id: i64) -> StoreResult<bool> {
+        // Read on the writer: the answer must include the calls just recorded.
+        let on: bool = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM calls c JOIN lines l ON l.id = c.line_id \
+             WHERE l.user_id = ? AND c.state != 'idle')",
+        )
+        .bind(user_id)
+        .fetch_one(&self.writer)
+        .await?
+        .try_get(0)?;
+        Ok(on)
+    }
+
+    async fn purge_ended_calls(&self, before_ms: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM calls WHERE state = 'idle' AND at_ms < ?").bind(before_ms).execute(&self.writer).await?;
+        Ok(())
+    }
+
     async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
     }
+}
+
+const LINE_COLUMNS: &str = "id, name, protocol, context, number, user_id";
+
+fn line_from_row(row: &SqliteRow) -> StoreResult<Line> {
+    Ok(Line {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        fields: LineFields {
+            name: row.try_get("name")?,
+            protocol: row.try_get("protocol")?,
+            context: row.try_get("context")?,
+            number: row.try_get("number")?,
+        },
+    })
+}
+
+fn call_record(row: &SqliteRow) -> StoreResult<CallRecord> {
+    let state: String = row.try_get("state")?;
+    Ok(CallRecord {
+        state: CallState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("call state {state}")))?,
+        at_ms: row.try_get("at_ms")?,
+    })
 }
 
 fn webservice_user_from_row(row: &SqliteRow) -> StoreResult<WebserviceUser> {

@@ -33,6 +33,11 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     }
 }
 
+/// Parses `bytes` as any JSON value.
+pub fn parse_value(bytes: &[u8]) -> Result<Value, XivoError> {
+    serde_json::from_slice(bytes).map_err(|_| XivoError::bad_request(NO_DATA))
+}
+
 /// Parses `bytes` as a JSON object.
 pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, XivoError> {
     match serde_json::from_slice::<Value>(bytes) {

@@ -19,6 +19,10 @@ impl Link {
         Self { rel: "cti_profiles", href: base.join(&format!("/1.1/cti_profiles/{id}")) }
     }
 
+    pub fn line(base: &BaseUrl, id: i64) -> Self {
+        Self { rel: "lines", href: base.join(&format!("/1.1/lines/{id}")) }
+    }
+
     pub fn status_message(base: &BaseUrl, status_id: &str) -> Self {
         Self { rel: "status_messages", href: base.join(&status_message_path(status_id)) }
     }

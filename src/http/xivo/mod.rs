@@ -17,7 +17,7 @@ use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use self::error::{XivoError, generic_message};
-use self::resources::{cti_profiles, status_messages, user_cti_profile, users};
+use self::resources::{cti_profiles, lines, status_messages, telephony, user_cti_profile, users};
 use super::AppState;
 
 /// The `/1.1` routes with authentication, content negotiation and XiVO error bodies.
@@ -39,6 +39,12 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/status_messages/{status_id}",
             get(status_messages::get).put(status_messages::update).delete(status_messages::delete),
         )
+        .route("/users/{user_id}/lines", get(lines::list_user_lines).post(lines::associate))
+        .route("/users/{user_id}/lines/{line_id}", get(lines::get_user_line).delete(lines::dissociate))
+        .route("/lines", get(lines::list).post(lines::create))
+        .route("/lines/{id}", get(lines::get).put(lines::update).delete(lines::delete))
+        .route("/telephony/events", axum::routing::post(telephony::report))
+        .route("/telephony/calls", get(telephony::active).put(telephony::resync))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body::MAX_BODY))
         .layer(middleware::from_fn(negotiate::require_json))

@@ -1,7 +1,9 @@
 //! One module per configuration resource.
 
 pub mod cti_profiles;
+pub mod lines;
 pub mod status_messages;
+pub mod telephony;
 pub mod user_cti_profile;
 pub mod users;
 
