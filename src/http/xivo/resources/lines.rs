@@ -98,7 +98,10 @@ fn user_id(raw: &str) -> Result<i64, XivoError> {
 
 /// List lines.
 #[utoipa::path(get, path = "/1.1/lines", operation_id = "list_lines", tag = "lines",
-    params(("limit" = Option<u32>, Query, minimum = 1), ("skip" = Option<u64>, Query)),
+    params(
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 4_294_967_295.0, description = "Maximum number of items"),
+        ("skip" = Option<i64>, Query, minimum = 0, description = "Items to skip (alias: offset)"),
+    ),
     responses((status = 200, body = ListOf<LineBody>), (status = 400, body = Vec<String>)))]
 pub async fn list(
     State(state): State<AppState>,
