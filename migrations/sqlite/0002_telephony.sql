@@ -19,7 +19,9 @@ CREATE TABLE calls (
     state TEXT NOT NULL CONSTRAINT calls_state_check CHECK (state IN ('ringing', 'talking', 'held', 'idle')),
     at_ms INTEGER NOT NULL,
     since_ms INTEGER NOT NULL,
+    -- When ctid applied the last report (its own clock: the PBX's may be off).
+    seen_ms INTEGER NOT NULL,
     PRIMARY KEY (line_id, call_id)
 );
 
-CREATE INDEX calls_by_state ON calls (state, at_ms);
+CREATE INDEX calls_by_state ON calls (state, seen_ms);

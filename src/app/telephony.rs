@@ -8,6 +8,13 @@ use crate::domain::telephony::{self, CallEvent, CallState, Line, LineChanges};
 use crate::domain::validation::ValidationError;
 use crate::store::{ActiveCall, Conflict, Store, StoreError};
 
+/// ctid's clock in Unix milliseconds.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 pub fn line_not_found(id: i64) -> AppError {
     AppError::NotFound(format!("Line with id={id} does not exist"))
 }
@@ -90,10 +97,9 @@ pub async fn associate(presence: &Presence, user_id: i64, line_id: Option<i64>) 
         Err(StoreError::Conflict(Conflict::StateChanged)) => {
             // Either the line has a user, or the user was deleted meanwhile.
             super::users::get(store, user_id).await?;
-            return Err(ValidationError::invalid(format!(
-                "line with id {line_id} is already associated to a user"
-            ))
-            .into());
+            return Err(
+                ValidationError::invalid(format!("line with id {line_id} is already associated to a user")).into()
+            );
         }
         Err(other) => return Err(other.into()),
     }
@@ -134,7 +140,7 @@ pub async fn record(presence: &Presence, events: Vec<CallEvent>) -> AppResult<()
         resolved.push((line.id, event));
     }
     let latest = resolved.iter().map(|(_, e)| e.at_ms).max().unwrap_or(0);
-    store.record_calls(&resolved).await?;
+    store.record_calls(&resolved, now_ms()).await?;
     // Every user of the lines named, not only those whose calls changed: a report repeated
     // after a failed answer still brings its user's state in line.
     let mut users: Vec<i64> = lines_users.into_iter().flatten().collect();
@@ -151,7 +157,7 @@ pub async fn record(presence: &Presence, events: Vec<CallEvent>) -> AppResult<()
 /// held call missing from it ends now.
 pub async fn resync(presence: &Presence, calls: Vec<CallEvent>) -> AppResult<()> {
     let listed: HashSet<(String, String)> = calls.iter().map(|c| (c.line.clone(), c.call_id.clone())).collect();
-    let now_ms = super::now().saturating_mul(1000);
+    let now_ms = now_ms();
     let mut events: Vec<CallEvent> = presence
         .store()
         .active_calls()
@@ -175,17 +181,18 @@ pub async fn active(store: &dyn Store) -> AppResult<Vec<ActiveCall>> {
     Ok(store.active_calls().await?)
 }
 
-/// Ends calls without a report for longer than `max_age_ms` and forgets ended ones as old;
+/// Ends calls without a report received for longer than `max_age_ms` (by ctid's clock, so a
+/// PBX's clock being off does not matter) and forgets ended ones as old;
 /// returns how many calls were ended.
 pub async fn expire(presence: &Presence, max_age_ms: i64) -> AppResult<usize> {
-    let now_ms = super::now().saturating_mul(1000);
+    let now_ms = now_ms();
     let cutoff = now_ms.saturating_sub(max_age_ms);
     let stale: Vec<CallEvent> = presence
         .store()
         .active_calls()
         .await?
         .iter()
-        .filter(|c| c.at_ms < cutoff)
+        .filter(|c| c.seen_ms < cutoff)
         .map(|c| ended(c, now_ms))
         .collect();
     let count = stale.len();

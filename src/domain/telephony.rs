@@ -48,8 +48,7 @@ pub fn validate_new(changes: LineChanges) -> Result<LineFields, ValidationError>
     let Some(Some(_)) = &changes.name else {
         return Err(ValidationError::Missing(vec!["name".into()]));
     };
-    let base =
-        LineFields { name: String::new(), protocol: "sip".into(), context: "default".into(), number: None };
+    let base = LineFields { name: String::new(), protocol: "sip".into(), context: "default".into(), number: None };
     validate_edit(&base, changes)
 }
 

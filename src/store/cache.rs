@@ -318,8 +318,8 @@ impl Store for CachedStore {
         self.inner.set_line_user(line_id, user).await
     }
 
-    async fn record_calls(&self, events: &[(i64, CallEvent)]) -> StoreResult<Vec<i64>> {
-        self.inner.record_calls(events).await
+    async fn record_calls(&self, events: &[(i64, CallEvent)], received_ms: i64) -> StoreResult<Vec<i64>> {
+        self.inner.record_calls(events, received_ms).await
     }
 
     async fn active_calls(&self) -> StoreResult<Vec<ActiveCall>> {

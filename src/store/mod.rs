@@ -72,9 +72,11 @@ pub struct ActiveCall {
     pub user_id: Option<i64>,
     pub call_id: String,
     pub state: CallState,
-    /// First and last report, Unix milliseconds.
+    /// First and last report (the PBX's times), Unix milliseconds.
     pub since_ms: i64,
     pub at_ms: i64,
+    /// When ctid received the last report.
+    pub seen_ms: i64,
 }
 
 /// The whole persistent state of ctid.
@@ -136,12 +138,13 @@ pub trait Store: Send + Sync + 'static {
     async fn set_line_user(&self, line_id: i64, user: Option<i64>) -> StoreResult<()>;
     /// Applies reports in order where they supersede what is held of their call (see
     /// [`crate::domain::telephony::supersedes`]); returns the users of the lines touched.
-    async fn record_calls(&self, events: &[(i64, CallEvent)]) -> StoreResult<Vec<i64>>;
+    /// `received_ms` is ctid's own time of the reports.
+    async fn record_calls(&self, events: &[(i64, CallEvent)], received_ms: i64) -> StoreResult<Vec<i64>>;
     /// Calls not ended, oldest report first.
     async fn active_calls(&self) -> StoreResult<Vec<ActiveCall>>;
     /// Whether any line of the user has a call that has not ended.
     async fn user_on_phone(&self, user_id: i64) -> StoreResult<bool>;
-    /// Forgets ended calls whose last report is older than `before_ms`.
+    /// Forgets ended calls whose last report was received before `before_ms`.
     async fn purge_ended_calls(&self, before_ms: i64) -> StoreResult<()>;
 
     /// Flushes and closes the connections.

@@ -741,7 +741,9 @@ impl Store for SqliteStore {
                 .execute(&self.writer)
                 .await?
             }
-            None => sqlx::query("UPDATE lines SET user_id = NULL WHERE id = ?").bind(line_id).execute(&self.writer).await?,
+            None => {
+                sqlx::query("UPDATE lines SET user_id = NULL WHERE id = ?").bind(line_id).execute(&self.writer).await?
+            }
         };
         if done.rows_affected() > 0 {
             return Ok(());
@@ -750,7 +752,7 @@ impl Store for SqliteStore {
         Err(if exists.is_some() { StoreError::Conflict(Conflict::StateChanged) } else { StoreError::NotFound })
     }
 
-    async fn record_calls(&self, events: &[(i64, CallEvent)]) -> StoreResult<Vec<i64>> {
+    async fn record_calls(&self, events: &[(i64, CallEvent)], received_ms: i64) -> StoreResult<Vec<i64>> {
         let mut tx = self.writer.begin().await?;
         let mut users = Vec::new();
         for (line_id, event) in events {
@@ -765,14 +767,16 @@ impl Store for SqliteStore {
                 continue;
             }
             sqlx::query(
-                "INSERT INTO calls (line_id, call_id, state, at_ms, since_ms) VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (line_id, call_id) DO UPDATE SET state = excluded.state, at_ms = excluded.at_ms",
+                "INSERT INTO calls (line_id, call_id, state, at_ms, since_ms, seen_ms) VALUES (?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (line_id, call_id) DO UPDATE SET state = excluded.state, at_ms = excluded.at_ms, \
+                 seen_ms = excluded.seen_ms",
             )
             .bind(line_id)
             .bind(&event.call_id)
             .bind(event.state.as_str())
             .bind(event.at_ms)
             .bind(event.at_ms)
+            .bind(received_ms)
             .execute(&mut *tx)
             .await?;
             let user: Option<i64> = sqlx::query("SELECT user_id FROM lines WHERE id = ?")
@@ -794,7 +798,7 @@ impl Store for SqliteStore {
 
     async fn active_calls(&self) -> StoreResult<Vec<ActiveCall>> {
         let rows = sqlx::query(
-            "SELECT c.line_id, l.name, l.user_id, c.call_id, c.state, c.since_ms, c.at_ms FROM calls c \
+            "SELECT c.line_id, l.name, l.user_id, c.call_id, c.state, c.since_ms, c.at_ms, c.seen_ms FROM calls c \
              JOIN lines l ON l.id = c.line_id WHERE c.state != 'idle' ORDER BY c.at_ms, c.line_id, c.call_id",
         )
         .fetch_all(&self.writer)
@@ -807,9 +811,11 @@ impl Store for SqliteStore {
                     line: row.try_get("name")?,
                     user_id: row.try_get("user_id")?,
                     call_id: row.try_get("call_id")?,
-                    state: CallState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("call state {state}")))?,
+                    state: CallState::parse(&state)
+                        .ok_or_else(|| StoreError::Corrupt(format!("call state {state}")))?,
                     since_ms: row.try_get("since_ms")?,
                     at_ms: row.try_get("at_ms")?,
+                    seen_ms: row.try_get("seen_ms")?,
                 })
             })
             .collect()
@@ -829,7 +835,10 @@ impl Store for SqliteStore {
     }
 
     async fn purge_ended_calls(&self, before_ms: i64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM calls WHERE state = 'idle' AND at_ms < ?").bind(before_ms).execute(&self.writer).await?;
+        sqlx::query("DELETE FROM calls WHERE state = 'idle' AND seen_ms < ?")
+            .bind(before_ms)
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 

@@ -278,6 +278,30 @@ async fn list_is_ordered_by_id_and_pages_with_limit_and_skip() {
     assert_eq!(app.get("/1.1/lines?skip=10").await.json(), json!({"total": 4, "items": []}));
 }
 
+#[tokio::test]
+async fn bad_limit_or_skip_is_refused() {
+    let app = TestApp::spawn().await;
+    create_line(&app, json!({"name": "1001"})).await;
+    for value in ["0", "-1", "abc", "1.5"] {
+        app.get(&format!("/1.1/lines?limit={value}"))
+            .await
+            .assert_error(400, &["Invalid parameters: limit must be a positive number"]);
+    }
+    for value in ["-1", "abc", "2.5"] {
+        app.get(&format!("/1.1/lines?skip={value}"))
+            .await
+            .assert_error(400, &["Invalid parameters: skip must be a positive number or zero"]);
+    }
+}
+
+#[tokio::test]
+async fn a_non_numeric_line_id_is_404() {
+    let app = TestApp::spawn().await;
+    app.get("/1.1/lines/abc").await.assert_error(404, &["Line with id=abc does not exist"]);
+    app.put("/1.1/lines/abc", r#"{"number": "1"}"#).await.assert_error(404, &["Line with id=abc does not exist"]);
+    app.delete("/1.1/lines/abc").await.assert_error(404, &["Line with id=abc does not exist"]);
+}
+
 // ---- lines: edit ----
 
 #[tokio::test]

@@ -14,6 +14,7 @@ mod limits;
 mod lines;
 mod messaging_stress;
 mod openapi;
+mod pbx;
 mod permissions;
 mod robustness;
 mod secrets;

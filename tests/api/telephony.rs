@@ -646,6 +646,20 @@ async fn deleting_a_line_ends_its_calls() {
 }
 
 #[tokio::test]
+async fn associating_a_line_with_a_call_up_puts_its_new_user_on_the_phone() {
+    let app = TestApp::spawn().await;
+    let (alice, _) = agent_with_lines(&app, "alice", &[]).await;
+    let line = create_line(&app, "1001").await;
+    let login = watcher(&app).await;
+    let mut watch = Watch::start(&app, &login, "alice").await;
+    apply(&app, event("1001", "c1", "talking", base_time())).await;
+    watch.expect_quiet().await;
+    associate(&app, alice, line).await;
+    watch.expect_flips(&[true]).await;
+    assert_eq!(call_states(&app).await, [call("c1", "1001", "talking", json!(alice))]);
+}
+
+#[tokio::test]
 async fn dissociating_a_line_ends_the_on_phone_state_it_gave() {
     let app = TestApp::spawn().await;
     let (alice, lines) = agent_with_lines(&app, "alice", &["1001"]).await;
@@ -724,6 +738,58 @@ async fn resync_with_an_unknown_line_is_refused_and_changes_nothing() {
         .assert_error(400, &["Nonexistent parameters: line 9999 does not exist"]);
     assert_eq!(call_states(&app).await, [call("a", "1001", "talking", json!(alice))]);
     assert!(on_phone(&app, &login, "alice").await);
+}
+
+#[tokio::test]
+async fn resync_ends_calls_whose_last_report_is_ahead_of_the_server_clock() {
+    let app = TestApp::spawn().await;
+    let (alice, _) = agent_with_lines(&app, "alice", &["1001"]).await;
+    let login = app.icws_login("alice", "secret").await;
+    // The PBX's clock runs two minutes ahead of ctid's.
+    apply(&app, event("1001", "a", "talking", now() + 120.0)).await;
+    assert_eq!(call_states(&app).await, [call("a", "1001", "talking", json!(alice))]);
+    resync(&app, json!([])).await;
+    assert_eq!(call_states(&app).await, NO_CALLS, "a call missing from the resync ends");
+    assert!(!on_phone(&app, &login, "alice").await);
+}
+
+#[tokio::test]
+async fn the_same_resync_twice_changes_nothing_more() {
+    let app = TestApp::spawn().await;
+    let (alice, _) = agent_with_lines(&app, "alice", &["1001"]).await;
+    let login = watcher(&app).await;
+    let mut watch = Watch::start(&app, &login, "alice").await;
+    let calls = json!([event("1001", "a", "talking", base_time())]);
+    resync(&app, calls.clone()).await;
+    watch.expect_flips(&[true]).await;
+    resync(&app, calls).await;
+    watch.expect_quiet().await;
+    assert_eq!(call_states(&app).await, [call("a", "1001", "talking", json!(alice))]);
+}
+
+#[tokio::test]
+async fn resync_body_errors_change_nothing() {
+    let app = TestApp::spawn().await;
+    let (alice, _) = agent_with_lines(&app, "alice", &["1001"]).await;
+    let t = base_time();
+    apply(&app, event("1001", "a", "talking", t + 1.0)).await;
+    let path = "/1.1/telephony/calls";
+
+    app.put(path, "{}").await.assert_error(400, &["Missing parameters: calls"]);
+    app.put(path, r#"{"calls": null}"#).await.assert_error(400, &["Missing parameters: calls"]);
+    app.put(path, r#"{"calls": [], "colour": "red"}"#).await.assert_error(400, &["Invalid parameters: colour"]);
+    app.put(path, "").await.assert_error(400, &[NO_DATA]);
+    app.put(path, "[]").await.assert_error(400, &["Invalid parameters: the request body must be a JSON object"]);
+    let mut bad_state = event("1001", "b", "talking", t + 2.0);
+    bad_state["state"] = json!("busy");
+    app.put(path, &json!({ "calls": [bad_state] }).to_string()).await.assert_error(400, &[BAD_STATE]);
+    // Only calls that are up are listed: an idle one is refused.
+    let reply = app.put(path, &json!({"calls": [event("1001", "b", "idle", t + 2.0)]}).to_string()).await;
+    assert_eq!(reply.status.as_u16(), 400, "body: {}", reply.body);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert!(reply.json().as_array().is_some_and(|m| m.len() == 1 && m[0].is_string()), "{}", reply.body);
+
+    assert_eq!(call_states(&app).await, [call("a", "1001", "talking", json!(alice))]);
 }
 
 // ---- refusals ----
@@ -895,5 +961,15 @@ async fn a_call_without_news_for_longer_than_the_maximum_age_ends() {
     wait_on_phone(&app, &login, "alice", false, Duration::from_secs(20)).await;
     watch.expect_flips(&[false]).await;
     watch.expect_quiet().await;
+    assert_eq!(call_states(&app).await, NO_CALLS);
+}
+
+#[tokio::test]
+async fn the_maximum_call_age_may_come_from_the_environment() {
+    let app = TestApp::spawn_with(&[], &[("CTID_MAX_CALL_AGE", "1")]).await;
+    agent_with_lines(&app, "alice", &["1001"]).await;
+    let login = app.icws_login("alice", "secret").await;
+    apply(&app, event("1001", "c1", "ringing", now())).await;
+    wait_on_phone(&app, &login, "alice", false, Duration::from_secs(20)).await;
     assert_eq!(call_states(&app).await, NO_CALLS);
 }

@@ -14,7 +14,7 @@ use crate::app::telephony as app;
 use crate::domain::telephony::{CallEvent, CallState, MAX_CALL_ID, valid_name};
 use crate::domain::validation::ValidationError;
 use crate::http::AppState;
-use crate::http::xivo::body::parse_value;
+use crate::http::xivo::body::{parse_object, parse_value};
 use crate::http::xivo::error::XivoError;
 
 /// Most events one request may carry.
@@ -129,9 +129,7 @@ pub async fn report(State(state): State<AppState>, body: Bytes) -> Result<Status
     request_body = ResyncInput,
     responses((status = 204), (status = 400, body = Vec<String>)))]
 pub async fn resync(State(state): State<AppState>, body: Bytes) -> Result<StatusCode, XivoError> {
-    let Value::Object(mut map) = parse_value(&body)? else {
-        return Err(ValidationError::invalid("the body must be an object").into());
-    };
+    let mut map = parse_object(&body)?;
     let unknown: Vec<String> = map.keys().filter(|k| k.as_str() != "calls").cloned().collect();
     if !unknown.is_empty() {
         return Err(ValidationError::Invalid(unknown).into());
