@@ -161,7 +161,7 @@ async fn accept_without_json_is_406() {
 #[tokio::test]
 async fn unknown_routes_are_404_arrays() {
     let app = TestApp::spawn().await;
-    app.get("/1.1/lines").await.assert_error(404, &["Resource not found: /1.1/lines"]);
+    app.get("/1.1/trunks").await.assert_error(404, &["Resource not found: /1.1/trunks"]);
     app.get("/1.1/users/1/cti_profile/extra")
         .await
         .assert_error(404, &["Resource not found: /1.1/users/1/cti_profile/extra"]);
