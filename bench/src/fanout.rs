@@ -86,6 +86,8 @@ pub struct FanoutResult {
     pub stale_streams: usize,
     pub latency: Arc<Histogram>,
     pub server_cpu_percent: f64,
+    /// The harness's own CPU meanwhile: it shares the machine with the server.
+    pub harness_cpu_percent: f64,
 }
 
 struct Shared {
@@ -223,6 +225,7 @@ pub async fn run(
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let cpu_before = crate::process::cpu_seconds(pid);
+    let harness_before = crate::process::cpu_seconds(std::process::id());
     let started = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let mut writers = Vec::new();
@@ -253,6 +256,7 @@ pub async fn run(
     }
     let wall = started.elapsed().as_secs_f64();
     let cpu = crate::process::cpu_seconds(pid) - cpu_before;
+    let harness_cpu = crate::process::cpu_seconds(std::process::id()) - harness_before;
     if refused > 0 {
         eprintln!("fan-out: {refused} status changes were refused");
     }
@@ -277,6 +281,7 @@ pub async fn run(
         stale_streams: stale,
         latency: shared.latency.clone(),
         server_cpu_percent: 100.0 * cpu / wall.max(1e-9),
+        harness_cpu_percent: 100.0 * harness_cpu / wall.max(1e-9),
     })
 }
 

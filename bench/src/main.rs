@@ -308,6 +308,7 @@ async fn run(ctid: &str, sizes: &Sizes) -> Result<Vec<Row>, String> {
     ));
     rows.push(row("D streams missing a last state (lost)", d.stale_streams as f64, "streams", None));
     rows.push(row(&format!("D server CPU ({} changes)", d.changes), d.server_cpu_percent, "% of 1 core", None));
+    rows.push(row("D harness CPU meanwhile (same machine)", d.harness_cpu_percent, "% of 1 core", None));
     rows.push(row(&format!("E RSS idle, {} users", sizes.users), idle_rss as f64 / 1_048_576.0, "MiB", None));
     let per_session = with_sessions.saturating_sub(before_sessions) as f64 / many.len().max(1) as f64;
     rows.push(row(&format!("E per session ({} logged in)", many.len()), per_session / 1024.0, "KiB", None));
