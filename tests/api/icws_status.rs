@@ -654,3 +654,18 @@ async fn unknown_routes_are_404_and_wrong_methods_405_with_icws_bodies() {
     assert_eq!(delete.status.as_u16(), 405, "body: {}", delete.body);
     assert_eq!(delete.header("content-type"), Some(ICWS_CONTENT_TYPE));
 }
+
+#[tokio::test]
+async fn dates_the_server_cannot_hold_are_refused_not_crashed_on() {
+    let app = spawn().await;
+    app.presence_user("agent", "secret", 2).await;
+    let login = app.icws_login("agent", "secret").await;
+    // An ISO week date at the end of year 9999, and an offset that carries past it.
+    for sent in ["9999W527", "9999-12-31T23:59:59-23:59"] {
+        let body = json!({"statusId": "Gone Home", "untilDateTime": sent, "hasDate": true, "hasTime": true});
+        let reply = put_status(&app, &login, "agent", &body.to_string()).await;
+        assert_eq!(reply.status.as_u16(), 400, "{sent}: {}", reply.body);
+        assert_eq!(reply.json()["errorId"], "error.request.invalidRepresentation.invalidProperty", "{sent}");
+    }
+    assert_eq!(status_of(&app, &login, "agent").await["statusId"], "Available", "nothing was changed");
+}
