@@ -318,7 +318,7 @@ impl Store for CachedStore {
         self.inner.set_line_user(line_id, user).await
     }
 
-    async fn record_calls(&self, events: &[(i64, CallEvent)], received_ms: i64) -> StoreResult<Vec<i64>> {
+    async fn record_calls(&self, events: &[(i64, CallEvent)], received_ms: i64) -> StoreResult<()> {
         self.inner.record_calls(events, received_ms).await
     }
 

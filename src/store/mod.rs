@@ -137,9 +137,8 @@ pub trait Store: Send + Sync + 'static {
     /// Gives the line to `user` (`StateChanged` if it already has one) or frees it (`None`).
     async fn set_line_user(&self, line_id: i64, user: Option<i64>) -> StoreResult<()>;
     /// Applies reports in order where they supersede what is held of their call (see
-    /// [`crate::domain::telephony::supersedes`]); returns the users of the lines touched.
-    /// `received_ms` is ctid's own time of the reports.
-    async fn record_calls(&self, events: &[(i64, CallEvent)], received_ms: i64) -> StoreResult<Vec<i64>>;
+    /// [`crate::domain::telephony::supersedes`]); `received_ms` is ctid's own time of them.
+    async fn record_calls(&self, events: &[(i64, CallEvent)], received_ms: i64) -> StoreResult<()>;
     /// Calls not ended, oldest report first.
     async fn active_calls(&self) -> StoreResult<Vec<ActiveCall>>;
     /// Whether any line of the user has a call that has not ended.

@@ -752,9 +752,8 @@ impl Store for SqliteStore {
         Err(if exists.is_some() { StoreError::Conflict(Conflict::StateChanged) } else { StoreError::NotFound })
     }
 
-    async fn record_calls(&self, events: &[(i64, CallEvent)], received_ms: i64) -> StoreResult<Vec<i64>> {
+    async fn record_calls(&self, events: &[(i64, CallEvent)], received_ms: i64) -> StoreResult<()> {
         let mut tx = self.writer.begin().await?;
-        let mut users = Vec::new();
         for (line_id, event) in events {
             let held = sqlx::query("SELECT state, at_ms FROM calls WHERE line_id = ? AND call_id = ?")
                 .bind(line_id)
@@ -779,21 +778,9 @@ impl Store for SqliteStore {
             .bind(received_ms)
             .execute(&mut *tx)
             .await?;
-            let user: Option<i64> = sqlx::query("SELECT user_id FROM lines WHERE id = ?")
-                .bind(line_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|row| row.try_get(0))
-                .transpose()?
-                .flatten();
-            if let Some(user) = user
-                && !users.contains(&user)
-            {
-                users.push(user);
-            }
         }
         tx.commit().await?;
-        Ok(users)
+        Ok(())
     }
 
     async fn active_calls(&self) -> StoreResult<Vec<ActiveCall>> {
