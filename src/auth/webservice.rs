@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
-use super::digest::{self, DigestFailure, NonceRegistry};
+use super::digest::{self, DigestFailure, DigestParams, NonceRegistry};
 use super::throttle::FailureThrottle;
 use super::{password, random};
 use crate::domain::webservice_user::{REALM, WebserviceUser};
@@ -79,9 +79,14 @@ impl WebserviceAuth {
     ) -> Result<String, AuthFailure> {
         // No credentials at all is the first step of every Digest exchange, not a failure.
         let header = authorization.ok_or(AuthFailure::Denied { stale: false })?;
-        let account = claimed_account(header);
+        let credentials = Credentials::parse(header);
+        let account = credentials.as_ref().map_or("", Credentials::username).to_string();
         self.throttle.check(&account, address).map_err(AuthFailure::Throttled)?;
-        match self.verify(method, target, header).await {
+        let verdict = match credentials {
+            Some(credentials) => self.verify(method, target, credentials).await,
+            None => Err(AuthFailure::Denied { stale: false }),
+        };
+        match verdict {
             Ok(username) => {
                 self.throttle.record_success(&account);
                 Ok(username)
@@ -94,49 +99,51 @@ impl WebserviceAuth {
         }
     }
 
-    async fn verify(&self, method: &str, target: &str, header: &str) -> Result<String, AuthFailure> {
-        let denied = AuthFailure::Denied { stale: false };
-        let (scheme, rest) = header.trim().split_once(' ').ok_or(denied)?;
-        if scheme.eq_ignore_ascii_case("digest") {
-            let params = digest::parse(rest).ok_or(denied)?;
-            let account = self.account(&params.username).await?.ok_or(denied)?;
-            return match self.nonces.verify(&params, REALM, method, target, &account.digest_ha1) {
-                Ok(()) => Ok(account.username),
-                Err(DigestFailure::Stale) => Err(AuthFailure::Denied { stale: true }),
-                Err(DigestFailure::Invalid) => Err(denied),
-            };
+    async fn verify(&self, method: &str, target: &str, credentials: Credentials) -> Result<String, AuthFailure> {
+        match credentials {
+            Credentials::Digest(params) => self.verify_digest(method, target, &params).await,
+            Credentials::Basic { username, password } => self.verify_basic(&username, &password).await,
         }
-        if scheme.eq_ignore_ascii_case("basic") {
-            let (username, password) = decode_basic(rest).ok_or(denied)?;
-            let password = password.as_str();
-            let Some(account) = self.account(&username).await? else {
-                password::verify_blocking(self.decoy_hash.clone(), password.to_string()).await;
-                return Err(denied);
-            };
-            let fingerprint = self.fingerprint(&account.password_hash, password);
-            if self.lock_verified().contains(&fingerprint) {
-                return Ok(account.username);
-            }
-            // One verification per credential at a time: a burst of clients sharing an account
-            // waits for the first check instead of each running argon2.
-            let flight = self.in_flight(fingerprint);
-            let _turn = flight.lock().await;
-            if self.lock_verified().contains(&fingerprint) {
-                return Ok(account.username);
-            }
-            let valid = password::verify_blocking(account.password_hash.clone(), password.to_string()).await;
-            self.lock_flights().remove(&fingerprint);
-            if !valid {
-                return Err(denied);
-            }
-            let mut verified = self.lock_verified();
-            if verified.len() >= MAX_CACHED {
-                verified.clear();
-            }
-            verified.insert(fingerprint);
+    }
+
+    async fn verify_basic(&self, username: &str, password: &str) -> Result<String, AuthFailure> {
+        let denied = AuthFailure::Denied { stale: false };
+        let Some(account) = self.account(username).await? else {
+            password::verify_blocking(self.decoy_hash.clone(), password.to_string()).await;
+            return Err(denied);
+        };
+        let fingerprint = self.fingerprint(&account.password_hash, password);
+        if self.lock_verified().contains(&fingerprint) {
             return Ok(account.username);
         }
-        Err(denied)
+        // One verification per credential at a time: a burst of clients sharing an account
+        // waits for the first check instead of each running argon2.
+        let flight = self.in_flight(fingerprint);
+        let _turn = flight.lock().await;
+        if self.lock_verified().contains(&fingerprint) {
+            return Ok(account.username);
+        }
+        let valid = password::verify_blocking(account.password_hash.clone(), password.to_string()).await;
+        self.lock_flights().remove(&fingerprint);
+        if !valid {
+            return Err(denied);
+        }
+        let mut verified = self.lock_verified();
+        if verified.len() >= MAX_CACHED {
+            verified.clear();
+        }
+        verified.insert(fingerprint);
+        Ok(account.username)
+    }
+
+    async fn verify_digest(&self, method: &str, target: &str, params: &DigestParams) -> Result<String, AuthFailure> {
+        let denied = AuthFailure::Denied { stale: false };
+        let account = self.account(&params.username).await?.ok_or(denied)?;
+        match self.nonces.verify(params, REALM, method, target, &account.digest_ha1) {
+            Ok(()) => Ok(account.username),
+            Err(DigestFailure::Stale) => Err(AuthFailure::Denied { stale: true }),
+            Err(DigestFailure::Invalid) => Err(denied),
+        }
     }
 
     fn lock_flights(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>> {
@@ -194,18 +201,31 @@ pub fn decode_basic(credentials: &str) -> Option<(String, String)> {
     Some((username.to_string(), password.to_string()))
 }
 
-/// The account an `Authorization` header names (empty when it names none), for throttling.
-fn claimed_account(header: &str) -> String {
-    let Some((scheme, rest)) = header.trim().split_once(' ') else {
-        return String::new();
-    };
-    if scheme.eq_ignore_ascii_case("digest") {
-        return digest::parse(rest).map(|p| p.username).unwrap_or_default();
+/// What an `Authorization` header carries, parsed once for throttling and verification.
+enum Credentials {
+    Digest(DigestParams),
+    Basic { username: String, password: String },
+}
+
+impl Credentials {
+    fn parse(header: &str) -> Option<Self> {
+        let (scheme, rest) = header.trim().split_once(' ')?;
+        if scheme.eq_ignore_ascii_case("digest") {
+            return digest::parse(rest).map(Self::Digest);
+        }
+        if scheme.eq_ignore_ascii_case("basic") {
+            return decode_basic(rest).map(|(username, password)| Self::Basic { username, password });
+        }
+        None
     }
-    if scheme.eq_ignore_ascii_case("basic") {
-        return decode_basic(rest).map(|(user, _)| user).unwrap_or_default();
+
+    /// The account named, for throttling.
+    fn username(&self) -> &str {
+        match self {
+            Self::Digest(params) => &params.username,
+            Self::Basic { username, .. } => username,
+        }
     }
-    String::new()
 }
 
 /// Builds a web-service account (argon2 hash and Digest HA1) for `username`.

@@ -6,7 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::{ListOf, parse_id};
+use super::{ListOf, parse_id, user_id};
 use crate::app::telephony as app;
 use crate::domain::listing::UserListQuery;
 use crate::domain::telephony::{Line, LineChanges};
@@ -90,10 +90,6 @@ fn changes(body: JsonObject) -> Result<LineChanges, XivoError> {
 
 fn line_id(raw: &str) -> Result<i64, XivoError> {
     parse_id(raw).ok_or_else(|| XivoError::not_found(format!("Line with id={raw} does not exist")))
-}
-
-fn user_id(raw: &str) -> Result<i64, XivoError> {
-    parse_id(raw).ok_or_else(|| XivoError::not_found(format!("User with id={raw} does not exist")))
 }
 
 /// List lines.

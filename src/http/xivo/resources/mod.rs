@@ -20,3 +20,9 @@ pub struct ListOf<T> {
 pub fn parse_id(raw: &str) -> Option<i64> {
     raw.parse().ok()
 }
+
+/// A user id from the path, or the 404 a user that cannot exist gets.
+pub fn user_id(raw: &str) -> Result<i64, crate::http::xivo::error::XivoError> {
+    parse_id(raw)
+        .ok_or_else(|| crate::http::xivo::error::XivoError::not_found(format!("User with id={raw} does not exist")))
+}

@@ -6,7 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::parse_id;
+use super::user_id;
 use crate::app::messaging::EndReason;
 use crate::app::users::{self as app, Association};
 use crate::http::AppState;
@@ -45,11 +45,6 @@ pub fn profile_id(body: JsonObject) -> Result<i64, XivoError> {
     let id = fields.integer("cti_profile_id");
     fields.finish()?;
     Ok(id.flatten().unwrap_or_default())
-}
-
-/// The id, or the 404 a user that cannot exist gets.
-fn user_id(raw: &str) -> Result<i64, XivoError> {
-    parse_id(raw).ok_or_else(|| XivoError::not_found(format!("User with id={raw} does not exist")))
 }
 
 fn answer(status: StatusCode, base: &BaseUrl, user_id: i64, profile_id: i64) -> Response {

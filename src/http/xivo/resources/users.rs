@@ -6,7 +6,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::{ListOf, parse_id};
+use super::{ListOf, user_id};
 use crate::app::messaging::EndReason;
 use crate::app::users as app;
 use crate::domain::listing::UserListQuery;
@@ -104,10 +104,6 @@ pub fn changes(body: JsonObject) -> Result<UserChanges, XivoError> {
     };
     f.finish()?;
     Ok(changes)
-}
-
-fn user_id(raw: &str) -> Result<i64, XivoError> {
-    parse_id(raw).ok_or_else(|| XivoError::not_found(format!("User with id={raw} does not exist")))
 }
 
 /// List users, with search, ordering and paging.
