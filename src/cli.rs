@@ -16,6 +16,7 @@ use crate::http::server::{ConnectionLimits, Listeners, TlsFiles, shutdown_signal
 use crate::http::{AppState, build_router, openapi};
 use crate::presence::sessions::SessionLimits;
 use crate::store;
+use crate::store::log::EventLog;
 use crate::store::Store;
 use crate::store::cache::CachedStore;
 
@@ -83,6 +84,10 @@ struct ServeArgs {
     /// reporting cannot leave anyone on the phone).
     #[arg(long, env = "CTID_MAX_CALL_AGE", default_value_t = 14_400, value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     max_call_age: u64,
+    /// With PostgreSQL: seconds the shared event log keeps events. An instance cut off from the
+    /// database for longer reloads its sessions (clients get a fresh full state).
+    #[arg(long, env = "CTID_EVENT_RETENTION", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(60..=604_800))]
+    event_retention: u64,
     /// Log format on stderr.
     #[arg(long, env = "CTID_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -281,8 +286,17 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX).min(Semaphore::MAX_PERMITS),
         header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout),
     };
-    let state = AppState::new(store.clone(), args.trusted_proxy, presence);
-    let sweeper = tokio::spawn(sweep(state.presence.clone(), args.max_call_age));
+    let log = match &args.database.database {
+        crate::config::DatabaseUrl::Postgres { url } => {
+            Some(EventLog::connect(url).await.map_err(|e| format!("cannot open the event log: {e}"))?)
+        }
+        crate::config::DatabaseUrl::Sqlite { .. } => None,
+    };
+    let idle_timeout = presence.idle_timeout;
+    let state = AppState::with_log(store.clone(), args.trusted_proxy, presence, log.clone());
+    let follower = tokio::spawn(state.presence.clone().follow_log());
+    let sweeper = tokio::spawn(sweep(state.presence.clone(), args.max_call_age, idle_timeout));
+    let purger = log.map(|log| tokio::spawn(purge(log, std::time::Duration::from_secs(args.event_retention))));
     let presence = state.presence.clone();
     let shutdown = async move {
         shutdown_signal().await;
@@ -290,6 +304,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let result = listeners.serve(build_router(state), connection_limits, shutdown).await;
     sweeper.abort();
+    follower.abort();
+    if let Some(purger) = purger {
+        purger.abort();
+    }
     store.close().await;
     tracing::info!("stopped");
     result.map_err(|e| format!("server error: {e}"))
@@ -297,20 +315,34 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 
 /// Every few seconds: ends idle presence sessions, and calls without a report for longer
 /// than `max_call_age` seconds.
-async fn sweep(presence: Arc<crate::app::presence::Presence>, max_call_age: u64) {
-    let period = std::time::Duration::from_secs(max_call_age.clamp(1, 5));
+async fn sweep(presence: Arc<crate::app::presence::Presence>, max_call_age: u64, idle_timeout: std::time::Duration) {
+    let period = std::time::Duration::from_secs(max_call_age.clamp(1, 5).min((idle_timeout.as_secs() / 2).max(1)));
     let max_call_age_ms = i64::try_from(max_call_age.saturating_mul(1000)).unwrap_or(i64::MAX);
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
-        let ended = presence.sweep().await;
-        if ended > 0 {
-            tracing::info!(ended, "idle presence sessions ended");
+        match presence.sweep().await {
+            Ok(0) => {}
+            Ok(ended) => tracing::info!(ended, "idle presence sessions ended"),
+            Err(err) => tracing::error!(error = %err, "ending idle sessions failed"),
         }
         match crate::app::telephony::expire(&presence, max_call_age_ms).await {
             Ok(0) => {}
             Ok(calls) => tracing::warn!(calls, "calls without a report for too long were ended"),
             Err(err) => tracing::error!(error = %err, "ending stale calls failed"),
+        }
+    }
+}
+
+/// Every minute: forgets events older than `retention` from the shared log.
+async fn purge(log: EventLog, retention: std::time::Duration) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match log.purge(retention).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "old events purged from the log"),
+            Err(err) => tracing::warn!(error = %err, "purging the event log failed"),
         }
     }
 }

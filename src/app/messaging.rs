@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::presence::{Presence, PresenceError, PresenceResult};
+use super::replication::Topic;
+use crate::store::log::SessionWrite;
 use crate::domain::user::User;
 use crate::presence::mailbox::Kind;
 use crate::presence::sessions::Session;
@@ -49,7 +51,8 @@ fn unindex(map: &mut HashMap<i64, HashSet<String>>, users: &[i64], session_id: &
 }
 
 /// Why a session ends on the server's initiative.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EndReason {
     Idle,
     UserRemoved,
@@ -95,7 +98,82 @@ impl Presence {
         properties: Option<Vec<String>>,
     ) -> PresenceResult<()> {
         let users = self.viewable_users(session, usernames).await?;
-        let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+        let users = users.iter().map(|u| u.id).collect();
+        self.update_session(session, Topic::Statuses { users, properties }).await
+    }
+
+    /// Applies a session's new subscription or station (on every instance, in log order).
+    pub(crate) async fn apply_topic(&self, session: &Arc<Session>, topic: Topic) {
+        match topic {
+            Topic::Statuses { users, properties } => self.apply_statuses_subscription(session, users, properties).await,
+            Topic::NoStatuses => {
+                let mut index = self.index_mut();
+                let mut subscriptions = session.subscriptions();
+                index.unindex_statuses(&subscriptions.statuses, &session.id);
+                subscriptions.statuses.clear();
+                subscriptions.properties = None;
+            }
+            Topic::Catalog => {
+                self.index_mut().catalog.insert(session.id.clone());
+                session.subscriptions().catalog = true;
+                if let Ok(catalog) = self.store.list_status_messages().await {
+                    session.mailbox.push(Kind::Other, wire::status_messages_message(catalog).into());
+                }
+            }
+            Topic::NoCatalog => {
+                self.index_mut().catalog.remove(&session.id);
+                session.subscriptions().catalog = false;
+            }
+            Topic::Access { users } => self.apply_access_subscription(session, users).await,
+            Topic::NoAccess => {
+                let mut index = self.index_mut();
+                let mut subscriptions = session.subscriptions();
+                unindex(&mut index.access, &subscriptions.access, &session.id);
+                subscriptions.access.clear();
+            }
+            Topic::Station { station } => {
+                let _guard = self.user_lock(session.user_id).await;
+                session.set_station(station);
+                self.publish_status(session.user_id).await;
+            }
+        }
+    }
+
+    /// Indexes what a session loaded from the database follows; it gets a fresh full state
+    /// of the users it follows rather than deltas this instance may not have seen.
+    pub(crate) async fn reindex(&self, session: &Arc<Session>) {
+        let subscriptions = session.subscriptions().clone();
+        {
+            let mut index = self.index_mut();
+            for id in &subscriptions.statuses {
+                index.statuses.entry(*id).or_default().insert(session.id.clone());
+            }
+            for id in &subscriptions.access {
+                index.access.entry(*id).or_default().insert(session.id.clone());
+            }
+            if subscriptions.catalog {
+                index.catalog.insert(session.id.clone());
+            }
+        }
+        if !subscriptions.statuses.is_empty() {
+            let users = self.users_by_id(&subscriptions.statuses).await;
+            self.remember_published(&users).await;
+            session.mailbox.request_snapshot();
+        }
+    }
+
+    async fn users_by_id(&self, ids: &[i64]) -> Vec<User> {
+        let mut users = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Ok(user) = self.store.get_user(*id).await {
+                users.push(user);
+            }
+        }
+        users
+    }
+
+    async fn apply_statuses_subscription(&self, session: &Arc<Session>, ids: Vec<i64>, properties: Option<Vec<String>>) {
+        let users = self.users_by_id(&ids).await;
         self.remember_published(&users).await;
         let slot = {
             let mut index = self.index_mut();
@@ -111,7 +189,6 @@ impl Presence {
         };
         let snapshot = self.snapshot(session).await;
         session.mailbox.fill(slot, snapshot.map(Into::into));
-        Ok(())
     }
 
     /// Records the current representation of users nobody subscribed to yet, before a new
@@ -135,12 +212,8 @@ impl Presence {
         }
     }
 
-    pub fn unsubscribe_statuses(&self, session: &Session) {
-        let mut index = self.index_mut();
-        let mut subscriptions = session.subscriptions();
-        index.unindex_statuses(&subscriptions.statuses, &session.id);
-        subscriptions.statuses.clear();
-        subscriptions.properties = None;
+    pub async fn unsubscribe_statuses(&self, session: &Arc<Session>) -> PresenceResult<()> {
+        self.update_session(session, Topic::NoStatuses).await
     }
 
     /// A full `userStatusMessage` of the session's subscribed users (`None` if it has none).
@@ -225,21 +298,23 @@ impl Presence {
 
     /// Subscribes the session to the catalog; the whole catalog follows.
     pub async fn subscribe_catalog(&self, session: &Arc<Session>) -> PresenceResult<()> {
-        let catalog = self.catalog(session).await?;
-        self.index_mut().catalog.insert(session.id.clone());
-        session.subscriptions().catalog = true;
-        session.mailbox.push(Kind::Other, wire::status_messages_message(catalog).into());
-        Ok(())
+        self.catalog(session).await?;
+        self.update_session(session, Topic::Catalog).await
     }
 
-    pub fn unsubscribe_catalog(&self, session: &Session) {
-        self.index_mut().catalog.remove(&session.id);
-        session.subscriptions().catalog = false;
+    pub async fn unsubscribe_catalog(&self, session: &Arc<Session>) -> PresenceResult<()> {
+        self.update_session(session, Topic::NoCatalog).await
     }
 
     /// Replaces the session's allowed-statuses subscription; the current lists follow.
     pub async fn subscribe_access(&self, session: &Arc<Session>, usernames: &[String]) -> PresenceResult<()> {
         let users = self.viewable_users(session, usernames).await?;
+        let users = users.iter().map(|u| u.id).collect();
+        self.update_session(session, Topic::Access { users }).await
+    }
+
+    async fn apply_access_subscription(&self, session: &Arc<Session>, ids: Vec<i64>) {
+        let users = self.users_by_id(&ids).await;
         {
             let mut index = self.index_mut();
             let mut subscriptions = session.subscriptions();
@@ -250,18 +325,16 @@ impl Presence {
             subscriptions.access = users.iter().map(|u| u.id).collect();
         }
         for user in users {
-            let allowed = self.allowed_statuses(&user).await?;
+            let Ok(allowed) = self.allowed_statuses(&user).await else {
+                continue;
+            };
             let name = user.fields.username.unwrap_or_default();
             session.mailbox.push(Kind::Other, wire::user_access_message(&name, &allowed).into());
         }
-        Ok(())
     }
 
-    pub fn unsubscribe_access(&self, session: &Session) {
-        let mut index = self.index_mut();
-        let mut subscriptions = session.subscriptions();
-        unindex(&mut index.access, &subscriptions.access, &session.id);
-        subscriptions.access.clear();
+    pub async fn unsubscribe_access(&self, session: &Arc<Session>) -> PresenceResult<()> {
+        self.update_session(session, Topic::NoAccess).await
     }
 
     /// The catalog changed: catalog subscribers get it, access subscribers their lists.
@@ -342,10 +415,20 @@ impl Presence {
     }
 
     /// The client logs out.
-    pub async fn logout(&self, session: &Session) {
-        if let Some(ended) = self.sessions.end(&session.id) {
+    pub async fn logout(&self, session: &Session) -> PresenceResult<()> {
+        if let Some(log) = &self.log {
+            let seq = log.write_session(&session.id, SessionWrite::End, "session_ended", &ended_payload(&session.id, None)).await?;
+            return self.wait_applied(seq).await;
+        }
+        self.end_session(&session.id, None).await;
+        Ok(())
+    }
+
+    /// Ends one session here: a server-initiated end (`reason`) sends a last message first.
+    pub(crate) async fn end_session(&self, id: &str, reason: Option<EndReason>) {
+        if let Some(ended) = self.sessions.end(id) {
             self.forget(&ended);
-            ended.mailbox.close(None);
+            ended.mailbox.close(reason.map(|r| wire::connection_down(r.text()).into()));
             self.publish_status_locked(ended.user_id).await;
         }
     }
@@ -383,11 +466,22 @@ impl Presence {
         }
     }
 
-    /// Ends idle sessions; returns how many.
-    pub async fn sweep(&self) -> usize {
+    /// Ends idle sessions; returns how many. With a shared store, reports this instance's
+    /// activity first, then ends (on every instance) sessions no instance has seen for too long.
+    pub async fn sweep(&self) -> PresenceResult<usize> {
+        if let Some(log) = &self.log {
+            log.touch(&self.sessions.take_touched()).await?;
+            let idle = self.idle_timeout;
+            return Ok(log.expire(idle, |id| ended_payload(id, Some(EndReason::Idle))).await?);
+        }
         let expired = self.sessions.sweep();
         let count = expired.len();
         self.end_sessions(expired, EndReason::Idle).await;
-        count
+        Ok(count)
     }
+}
+
+/// The log payload of a session's end.
+pub(crate) fn ended_payload(id: &str, reason: Option<EndReason>) -> String {
+    serde_json::json!({ "id": id, "reason": reason }).to_string()
 }

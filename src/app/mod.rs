@@ -4,6 +4,7 @@ pub mod cti_profiles;
 pub mod import;
 pub mod messaging;
 pub mod presence;
+pub mod replication;
 pub mod status_messages;
 pub mod telephony;
 pub mod users;

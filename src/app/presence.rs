@@ -16,7 +16,9 @@ use crate::domain::user::{User, username_key};
 use crate::presence::mailbox::Kind;
 use crate::presence::sessions::{NewSession, Session, SessionLimit, SessionLimits, Sessions};
 use crate::presence::wire;
+use crate::store::log::{EventLog, SessionWrite};
 use crate::store::{Store, StoreError};
+use super::replication::{Cause, Topic};
 
 /// Why a presence request failed.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +77,13 @@ pub struct Presence {
     next_request: AtomicU64,
     locks: Vec<tokio::sync::Mutex<()>>,
     pub(super) index: std::sync::RwLock<super::messaging::Index>,
+    pub(super) idle_timeout: Duration,
+    /// The shared event log when several instances serve one database (PostgreSQL).
+    pub(super) log: Option<EventLog>,
+    /// The number of the last log event applied here.
+    pub(super) applied: tokio::sync::watch::Sender<i64>,
+    /// Wakes the log reader.
+    pub(super) wake: tokio::sync::Notify,
 }
 
 /// Settings of the presence runtime.
@@ -88,14 +97,27 @@ pub struct PresenceSettings {
 
 impl Presence {
     pub fn new(store: Arc<dyn Store>, settings: PresenceSettings) -> Self {
+        Self::with_log(store, settings, None)
+    }
+
+    /// A presence runtime that shares its sessions and changes with other instances through
+    /// `log` (see [`super::replication`]).
+    pub fn with_log(store: Arc<dyn Store>, settings: PresenceSettings, log: Option<EventLog>) -> Self {
+        // With a shared log, idleness is judged from every instance's reports (`sweep`).
+        let local_timeout = if log.is_some() { None } else { Some(settings.idle_timeout) };
         Self {
             store,
-            sessions: Sessions::new(settings.idle_timeout, settings.queue_limit, settings.limits),
+            sessions: Sessions::new(local_timeout, settings.queue_limit, settings.limits),
+            idle_timeout: settings.idle_timeout,
+            log,
+            applied: tokio::sync::watch::Sender::new(0),
+            wake: tokio::sync::Notify::new(),
             server_name: settings.server_name.into(),
             index: std::sync::RwLock::default(),
             throttle: FailureThrottle::default(),
             decoy_hash: password::hash(&crate::auth::random::hex_token(16)),
-            next_request: AtomicU64::new(1),
+            // Request ids stay unique across instances and restarts.
+            next_request: AtomicU64::new(random_start()),
             locks: (0..LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
     }
@@ -130,9 +152,9 @@ impl Presence {
             Some(id) => self.store.get_cti_profile(id).await.is_ok_and(|p| p.fields.view_statuses == Scope::All),
             None => false,
         };
-        let session = self
+        let record = self
             .sessions
-            .create(NewSession {
+            .prepare(NewSession {
                 user_id: user.id,
                 display_name: display_name(&user),
                 username: user.fields.username.clone().unwrap_or_default(),
@@ -140,6 +162,14 @@ impl Presence {
                 view_all,
             })
             .map_err(PresenceError::SessionLimit)?;
+        if let Some(log) = &self.log {
+            let id = record.id.clone();
+            let json = serde_json::to_string(&record).map_err(|_| PresenceError::Unavailable)?;
+            let seq = log.write_session(&id, SessionWrite::Open { user_id: user.id, record: &json }, "session_opened", &json).await?;
+            self.wait_applied(seq).await?;
+            return self.sessions.get(&id).ok_or(PresenceError::SessionEnded);
+        }
+        let session = self.sessions.insert(record);
         self.publish_status_locked(user.id).await;
         Ok(session)
     }
@@ -165,7 +195,9 @@ impl Presence {
         status.on_phone_changed = at;
         match self.store.save_user_status(&status).await {
             Ok(()) => {
-                self.publish_status(user_id).await;
+                if self.log.is_none() {
+                    self.publish_status(user_id).await;
+                }
                 Ok(())
             }
             Err(StoreError::NotFound) => Ok(()),
@@ -300,13 +332,18 @@ impl Presence {
         })?;
         let next =
             presence::apply(&current, change, &catalog, &allowed, super::now()).map_err(PresenceError::Invalid)?;
-        self.store.save_user_status(&next).await.map_err(|e| match e {
+        let request_id = self.next_request.fetch_add(1, Ordering::Relaxed).to_string();
+        let cause = self.log.as_ref().map(|_| Cause { session: session.id.clone(), request: request_id.clone() }.to_json());
+        self.store.save_user_status_for(&next, cause.as_deref()).await.map_err(|e| match e {
             StoreError::NotFound => PresenceError::UserNotFound(username.to_string()),
             other => other.into(),
         })?;
-        let request_id = self.next_request.fetch_add(1, Ordering::Relaxed).to_string();
-        self.publish_status(target.id).await;
-        session.mailbox.push(Kind::Other, wire::async_completed(&request_id, None).into());
+        // With a shared log, every instance publishes the change and the completion as it
+        // applies the logged change.
+        if self.log.is_none() {
+            self.publish_status(target.id).await;
+            session.mailbox.push(Kind::Other, wire::async_completed(&request_id, None).into());
+        }
         Ok(request_id)
     }
 
@@ -335,13 +372,15 @@ impl Presence {
     }
 
     /// Logs the session into a workstation (`None`: logs it out).
-    pub async fn set_station(&self, session: &Session, station: Option<String>) -> PresenceResult<()> {
+    pub async fn set_station(&self, session: &Arc<Session>, station: Option<String>) -> PresenceResult<()> {
         self.actor_profile(session).await?;
-        let _guard = self.user_lock(session.user_id).await;
-        session.set_station(station);
-        self.publish_status(session.user_id).await;
-        Ok(())
+        self.update_session(session, Topic::Station { station }).await
     }
+}
+
+fn random_start() -> u64 {
+    use argon2::password_hash::rand_core::{OsRng, RngCore};
+    OsRng.next_u64() % 1_000_000_000_000 + 1
 }
 
 /// "Firstname Lastname".

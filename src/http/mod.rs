@@ -4,6 +4,7 @@ pub mod base_url;
 pub mod client_ip;
 pub mod connections;
 pub mod console;
+pub mod health;
 pub mod icws;
 pub mod openapi;
 pub mod request_id;
@@ -22,6 +23,7 @@ use tower_http::trace::TraceLayer;
 use crate::app::presence::{Presence, PresenceSettings};
 use crate::auth::webservice::WebserviceAuth;
 use crate::store::Store;
+use crate::store::log::EventLog;
 
 /// Time a client gets to send a whole request body.
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -39,9 +41,19 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, trusted_proxies: Vec<IpAddr>, presence: PresenceSettings) -> Self {
+        Self::with_log(store, trusted_proxies, presence, None)
+    }
+
+    /// The state of one instance among several sharing `log` (see [`crate::app::replication`]).
+    pub fn with_log(
+        store: Arc<dyn Store>,
+        trusted_proxies: Vec<IpAddr>,
+        presence: PresenceSettings,
+        log: Option<EventLog>,
+    ) -> Self {
         Self {
             server_name: presence.server_name.clone().into(),
-            presence: Arc::new(Presence::new(store.clone(), presence)),
+            presence: Arc::new(Presence::with_log(store.clone(), presence, log)),
             webservice_auth: Arc::new(WebserviceAuth::new(store.clone())),
             store,
             trusted_proxies: trusted_proxies.into(),
@@ -53,6 +65,7 @@ impl AppState {
 pub fn build_router(state: AppState) -> Router {
     Router::new()
         .route("/openapi.json", get(openapi::serve))
+        .route("/health", get(health::health))
         .merge(console::router())
         .nest("/1.1", xivo::router(state.clone()))
         .nest("/icws", icws::router())

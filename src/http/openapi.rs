@@ -32,7 +32,7 @@ use super::xivo::resources::{cti_profiles, lines, status_messages, telephony, us
         icws::messaging::subscribe_statuses, icws::messaging::unsubscribe_statuses, icws::messaging::subscribe_catalog,
         icws::messaging::unsubscribe_catalog, icws::messaging::subscribe_access, icws::messaging::unsubscribe_access,
         icws::messaging::messages, icws::messaging::heartbeat, icws::directory::users, icws::directory::session,
-        icws::icons::get,
+        icws::icons::get, super::health::health,
     ),
     modifiers(&Security, &CommonResponses),
     security(("digest" = []), ("basic" = [])),

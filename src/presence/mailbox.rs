@@ -7,6 +7,7 @@
 //! deltas are dropped in favour of that snapshot: a client sees a full state, never a gap.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -41,8 +42,9 @@ struct Inner {
 }
 
 impl Inner {
-    fn allocate(&mut self) -> u64 {
-        self.next_id += 1;
+    /// The next id: one more than the last, and at least `floor` (see [`Mailbox::new`]).
+    fn allocate(&mut self, floor: u64) -> u64 {
+        self.next_id = (self.next_id + 1).max(floor);
         self.next_id
     }
 
@@ -99,11 +101,45 @@ pub struct Mailbox {
     inner: Mutex<Inner>,
     notify: Notify,
     limit: usize,
+    /// The least id the next message may get. Instances that apply one event log set it from
+    /// the number of the event being applied, so one message has one id on every instance.
+    floor: Arc<AtomicU64>,
 }
 
 impl Mailbox {
-    pub fn new(limit: usize) -> Self {
-        Self { inner: Mutex::default(), notify: Notify::new(), limit: limit.max(1) }
+    pub fn new(limit: usize, floor: Arc<AtomicU64>) -> Self {
+        Self { inner: Mutex::default(), notify: Notify::new(), limit: limit.max(1), floor }
+    }
+
+    fn floor(&self) -> u64 {
+        self.floor.load(Ordering::Relaxed)
+    }
+
+    /// Asks for a full snapshot in place of the pending user-status deltas.
+    pub fn request_snapshot(&self) {
+        let mut inner = self.lock();
+        inner.pending.retain(|(_, e)| !matches!(e, Entry::Message(Kind::UserStatus, _)));
+        if !inner.has_requested_slot() {
+            let id = inner.allocate(self.floor());
+            inner.pending.push_back((id, Entry::Requested));
+        }
+        drop(inner);
+        self.notify.notify_waiters();
+    }
+
+    /// Forgets what another instance already handed to the client: messages and snapshot slots
+    /// up to id `upto` move to the delivered list (for resumption) or go.
+    pub fn discard_through(&self, upto: u64) {
+        let mut inner = self.lock();
+        while inner.pending.front().is_some_and(|(id, _)| *id <= upto) {
+            if let Some((id, Entry::Message(_, message))) = inner.pending.pop_front() {
+                inner.delivered.push_back((id, message));
+                if inner.delivered.len() > RETAINED {
+                    inner.delivered.pop_front();
+                }
+            }
+        }
+        inner.next_id = inner.next_id.max(upto);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -124,7 +160,7 @@ impl Mailbox {
                     if inner.pending.len() >= self.limit {
                         inner.evict_oldest();
                     }
-                    let id = inner.allocate();
+                    let id = inner.allocate(self.floor());
                     inner.pending.push_back((id, Entry::Requested));
                 }
                 drop(inner);
@@ -135,7 +171,7 @@ impl Mailbox {
                 inner.evict_oldest();
             }
         }
-        let id = inner.allocate();
+        let id = inner.allocate(self.floor());
         inner.pending.push_back((id, Entry::Message(kind, message)));
         drop(inner);
         self.notify.notify_waiters();
@@ -144,7 +180,7 @@ impl Mailbox {
     /// Reserves the place of a snapshot that the caller builds and then [`fill`](Self::fill)s.
     pub fn reserve_snapshot(&self) -> u64 {
         let mut inner = self.lock();
-        let id = inner.allocate();
+        let id = inner.allocate(self.floor());
         inner.pending.push_back((id, Entry::Reserved));
         id
     }
@@ -178,7 +214,7 @@ impl Mailbox {
                 // Too old to replay: the client's state is unknown, send it a full one.
                 inner.pending.retain(|(_, e)| !matches!(e, Entry::Message(Kind::UserStatus, _)));
                 if !inner.has_snapshot_slot() {
-                    let id = inner.allocate();
+                    let id = inner.allocate(self.floor());
                     inner.pending.push_back((id, Entry::Requested));
                 }
             }
@@ -240,7 +276,7 @@ mod tests {
 
     #[test]
     fn messages_come_out_in_order_with_increasing_ids() {
-        let mailbox = Mailbox::new(10);
+        let mailbox = Mailbox::new(10, Arc::default());
         mailbox.push(Kind::UserStatus, "a".into());
         mailbox.push(Kind::Other, "b".into());
         let batch = mailbox.take(None);
@@ -251,7 +287,7 @@ mod tests {
 
     #[test]
     fn a_reserved_snapshot_holds_back_later_messages_until_filled() {
-        let mailbox = Mailbox::new(10);
+        let mailbox = Mailbox::new(10, Arc::default());
         mailbox.push(Kind::UserStatus, "before".into());
         let slot = mailbox.reserve_snapshot();
         mailbox.push(Kind::UserStatus, "after".into());
@@ -262,7 +298,7 @@ mod tests {
 
     #[test]
     fn overflow_replaces_deltas_with_a_snapshot_and_keeps_other_messages() {
-        let mailbox = Mailbox::new(3);
+        let mailbox = Mailbox::new(3, Arc::default());
         mailbox.push(Kind::UserStatus, "d1".into());
         mailbox.push(Kind::Other, "done".into());
         mailbox.push(Kind::UserStatus, "d2".into());
@@ -277,7 +313,7 @@ mod tests {
 
     #[test]
     fn a_queue_full_of_other_messages_still_ends_in_a_snapshot() {
-        let mailbox = Mailbox::new(3);
+        let mailbox = Mailbox::new(3, Arc::default());
         mailbox.push(Kind::UserStatus, "d1".into());
         for i in 0..5 {
             mailbox.push(Kind::Other, format!("done{i}").into());
@@ -294,14 +330,14 @@ mod tests {
 
     #[test]
     fn resumption_replays_held_messages_or_asks_for_a_snapshot() {
-        let mailbox = Mailbox::new(10);
+        let mailbox = Mailbox::new(10, Arc::default());
         mailbox.push(Kind::UserStatus, "a".into());
         mailbox.push(Kind::UserStatus, "b".into());
         let first = mailbox.take(None);
         let a_id = first.messages[0].0;
         assert_eq!(text(&mailbox.take(Some(a_id))), ["b"]);
 
-        let small = Mailbox::new(1000);
+        let small = Mailbox::new(1000, Arc::default());
         for i in 0..(RETAINED + 10) {
             small.push(Kind::UserStatus, i.to_string().into());
             small.take(None);
@@ -312,7 +348,7 @@ mod tests {
 
     #[test]
     fn a_closed_mailbox_delivers_its_last_message() {
-        let mailbox = Mailbox::new(10);
+        let mailbox = Mailbox::new(10, Arc::default());
         mailbox.close(Some("bye".into()));
         mailbox.push(Kind::Other, "ignored".into());
         let batch = mailbox.take(None);

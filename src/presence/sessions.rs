@@ -12,7 +12,8 @@ use super::mailbox::Mailbox;
 use crate::auth::random;
 
 /// What a session is subscribed to.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Subscriptions {
     /// Users whose statuses are pushed, in the order they were asked for.
     pub statuses: Vec<i64>,
@@ -54,6 +55,22 @@ impl Drop for StreamGuard {
 }
 
 impl Session {
+    /// What a session row holds of this session now.
+    pub fn record(&self) -> SessionRecord {
+        SessionRecord {
+            id: self.id.clone(),
+            user_id: self.user_id,
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+            application_name: self.application_name.clone(),
+            csrf_token: self.csrf_token.clone(),
+            cookie: self.cookie.clone(),
+            view_all: self.view_all.load(Ordering::Relaxed),
+            station: self.station(),
+            subscriptions: self.subscriptions().clone(),
+        }
+    }
+
     /// Marks an SSE stream open until the guard drops: the session does not expire meanwhile.
     pub fn open_stream(self: &Arc<Self>) -> StreamGuard {
         self.open_streams.fetch_add(1, Ordering::Relaxed);
@@ -72,6 +89,23 @@ impl Session {
     pub fn set_station(&self, station: Option<String>) {
         *self.station.lock().unwrap_or_else(|e| e.into_inner()) = station;
     }
+}
+
+/// What every instance serving a session holds of it (the session row of a shared store).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub application_name: String,
+    pub csrf_token: String,
+    pub cookie: String,
+    pub view_all: bool,
+    #[serde(default)]
+    pub station: Option<String>,
+    #[serde(default)]
+    pub subscriptions: Subscriptions,
 }
 
 /// Who a new session is for.
@@ -121,10 +155,15 @@ pub enum SessionRejection {
 
 pub struct Sessions {
     inner: RwLock<Inner>,
-    idle_timeout: Duration,
+    /// `None`: sessions end only when told (a shared store judges idleness).
+    idle_timeout: Option<Duration>,
     queue_limit: usize,
     limits: SessionLimits,
     epoch: Instant,
+    /// The least id of the next mailbox message (see [`Mailbox::new`]).
+    id_floor: Arc<AtomicU64>,
+    /// Sessions used since the last [`Sessions::take_touched`].
+    touched: Mutex<HashSet<String>>,
 }
 
 fn equal(a: &str, b: &str) -> bool {
@@ -132,8 +171,36 @@ fn equal(a: &str, b: &str) -> bool {
 }
 
 impl Sessions {
-    pub fn new(idle_timeout: Duration, queue_limit: usize, limits: SessionLimits) -> Self {
-        Self { inner: RwLock::default(), idle_timeout, queue_limit, limits, epoch: Instant::now() }
+    pub fn new(idle_timeout: Option<Duration>, queue_limit: usize, limits: SessionLimits) -> Self {
+        Self {
+            inner: RwLock::default(),
+            idle_timeout,
+            queue_limit,
+            limits,
+            epoch: Instant::now(),
+            id_floor: Arc::default(),
+            touched: Mutex::default(),
+        }
+    }
+
+    /// Messages queued from now on get ids of at least `floor`.
+    pub fn set_id_floor(&self, floor: u64) {
+        self.id_floor.store(floor, Ordering::Relaxed);
+    }
+
+    /// The sessions used since the last call, and those with an open stream.
+    pub fn take_touched(&self) -> Vec<String> {
+        let mut ids: HashSet<String> = std::mem::take(&mut *self.touched.lock().unwrap_or_else(|e| e.into_inner()));
+        ids.extend(
+            self.read().by_id.values().filter(|s| s.open_streams.load(Ordering::Relaxed) > 0).map(|s| s.id.clone()),
+        );
+        ids.into_iter().collect()
+    }
+
+    fn mark_touched(&self, id: &str) {
+        if self.idle_timeout.is_none() {
+            self.touched.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string());
+        }
     }
 
     fn now_ms(&self) -> u64 {
@@ -148,10 +215,10 @@ impl Sessions {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Opens a session with a fresh id, CSRF token and cookie, within the limits. Sessions
-    /// that have gone idle but are not swept yet do not count.
-    pub fn create(&self, new: NewSession) -> Result<Arc<Session>, SessionLimit> {
-        let mut inner = self.write();
+    /// A record for a new session with a fresh id, CSRF token and cookie, within the limits.
+    /// Sessions that have gone idle but are not swept yet do not count.
+    pub fn prepare(&self, new: NewSession) -> Result<SessionRecord, SessionLimit> {
+        let inner = self.read();
         let now = self.now_ms();
         let live_of_user = inner
             .by_user
@@ -169,24 +236,47 @@ impl Sessions {
                 break candidate;
             }
         };
-        let session = Arc::new(Session {
-            id: id.clone(),
+        Ok(SessionRecord {
+            id,
             user_id: new.user_id,
             username: new.username,
             display_name: new.display_name,
             application_name: new.application_name,
             csrf_token: random::hex_token(16),
             cookie: random::hex_token(16),
-            last_seen_ms: AtomicU64::new(now),
-            station: Mutex::new(None),
-            view_all: AtomicBool::new(new.view_all),
-            mailbox: Mailbox::new(self.queue_limit),
-            subscriptions: Mutex::default(),
+            view_all: new.view_all,
+            station: None,
+            subscriptions: Subscriptions::default(),
+        })
+    }
+
+    /// Holds the session of `record` (replacing one with its id).
+    pub fn insert(&self, record: SessionRecord) -> Arc<Session> {
+        let session = Arc::new(Session {
+            id: record.id.clone(),
+            user_id: record.user_id,
+            username: record.username,
+            display_name: record.display_name,
+            application_name: record.application_name,
+            csrf_token: record.csrf_token,
+            cookie: record.cookie,
+            last_seen_ms: AtomicU64::new(self.now_ms()),
+            station: Mutex::new(record.station),
+            view_all: AtomicBool::new(record.view_all),
+            mailbox: Mailbox::new(self.queue_limit, self.id_floor.clone()),
+            subscriptions: Mutex::new(record.subscriptions),
             open_streams: AtomicUsize::new(0),
         });
-        inner.by_user.entry(new.user_id).or_default().insert(id.clone());
-        inner.by_id.insert(id, session.clone());
-        Ok(session)
+        let mut inner = self.write();
+        inner.by_user.entry(record.user_id).or_default().insert(record.id.clone());
+        inner.by_id.insert(record.id, session.clone());
+        session
+    }
+
+    /// Opens a session within the limits (see [`Sessions::prepare`]).
+    pub fn create(&self, new: NewSession) -> Result<Arc<Session>, SessionLimit> {
+        let record = self.prepare(new)?;
+        Ok(self.insert(record))
     }
 
     /// The live session `id`, if `cookie` (and `csrf_token` when required) match; marks it active.
@@ -209,17 +299,22 @@ impl Sessions {
             return Err(SessionRejection::BadToken);
         }
         session.last_seen_ms.store(now, Ordering::Relaxed);
+        self.mark_touched(&session.id);
         Ok(session)
     }
 
     fn is_idle(&self, session: &Session, now_ms: u64) -> bool {
+        let Some(timeout) = self.idle_timeout else {
+            return false;
+        };
         let idle = now_ms.saturating_sub(session.last_seen_ms.load(Ordering::Relaxed));
-        session.open_streams.load(Ordering::Relaxed) == 0 && u128::from(idle) > self.idle_timeout.as_millis()
+        session.open_streams.load(Ordering::Relaxed) == 0 && u128::from(idle) > timeout.as_millis()
     }
 
     /// Marks a session active.
     pub fn touch(&self, session: &Session) {
         session.last_seen_ms.store(self.now_ms(), Ordering::Relaxed);
+        self.mark_touched(&session.id);
     }
 
     /// Removes one session; `None` if it was not open.
@@ -310,7 +405,7 @@ mod tests {
 
     #[test]
     fn sessions_are_capped_per_user_and_in_all() {
-        let sessions = Sessions::new(Duration::from_secs(60), 100, SessionLimits { per_user: 2, total: 3 });
+        let sessions = Sessions::new(Some(Duration::from_secs(60)), 100, SessionLimits { per_user: 2, total: 3 });
         let first = open(&sessions, 1);
         open(&sessions, 1);
         assert_eq!(try_open(&sessions, 1).err(), Some(SessionLimit::PerUser));
@@ -322,7 +417,7 @@ mod tests {
 
     #[test]
     fn idle_sessions_do_not_count_against_the_user() {
-        let sessions = Sessions::new(Duration::ZERO, 100, SessionLimits { per_user: 1, total: 10 });
+        let sessions = Sessions::new(Some(Duration::ZERO), 100, SessionLimits { per_user: 1, total: 10 });
         open(&sessions, 1);
         std::thread::sleep(Duration::from_millis(2));
         assert!(try_open(&sessions, 1).is_ok());
@@ -330,7 +425,7 @@ mod tests {
 
     #[test]
     fn cookie_and_token_must_both_match() {
-        let sessions = Sessions::new(Duration::from_secs(60), 100, SessionLimits::default());
+        let sessions = Sessions::new(Some(Duration::from_secs(60)), 100, SessionLimits::default());
         let s = open(&sessions, 1);
         assert!(s.id.bytes().all(|b| b.is_ascii_digit()));
         assert!(sessions.authenticate(&s.id, Some(&s.cookie), Some(&s.csrf_token), true).is_ok());
@@ -346,7 +441,7 @@ mod tests {
 
     #[test]
     fn ending_a_user_ends_all_their_sessions() {
-        let sessions = Sessions::new(Duration::from_secs(60), 100, SessionLimits::default());
+        let sessions = Sessions::new(Some(Duration::from_secs(60)), 100, SessionLimits::default());
         let (a, b, c) = (open(&sessions, 1), open(&sessions, 1), open(&sessions, 2));
         a.set_station(Some("7001".into()));
         assert_eq!(sessions.presence_of(1), (vec!["7001".to_string()], true));
@@ -363,7 +458,7 @@ mod tests {
 
     #[test]
     fn an_open_stream_keeps_a_session_alive() {
-        let sessions = Sessions::new(Duration::ZERO, 100, SessionLimits::default());
+        let sessions = Sessions::new(Some(Duration::ZERO), 100, SessionLimits::default());
         let s = open(&sessions, 1);
         let guard = s.open_stream();
         std::thread::sleep(Duration::from_millis(5));
@@ -374,7 +469,7 @@ mod tests {
 
     #[test]
     fn idle_sessions_expire() {
-        let sessions = Sessions::new(Duration::ZERO, 100, SessionLimits::default());
+        let sessions = Sessions::new(Some(Duration::ZERO), 100, SessionLimits::default());
         let s = open(&sessions, 1);
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(sessions.sweep().len(), 1);

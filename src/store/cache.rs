@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 
-use super::{ActiveCall, ImportedUser, Store, StoreResult};
+use super::{ActiveCall, Forget, ImportedUser, Store, StoreResult};
 use crate::domain::cti_profile::{CtiProfile, CtiProfileFields};
 use crate::domain::listing::UserListQuery;
 use crate::domain::presence::UserStatus;
@@ -187,7 +187,11 @@ impl Store for CachedStore {
     }
 
     async fn save_user_status(&self, status: &UserStatus) -> StoreResult<()> {
-        let result = self.inner.save_user_status(status).await;
+        self.save_user_status_for(status, None).await
+    }
+
+    async fn save_user_status_for(&self, status: &UserStatus, cause: Option<&str>) -> StoreResult<()> {
+        let result = self.inner.save_user_status_for(status, cause).await;
         self.after_write(|e| match &result {
             Ok(()) => {
                 e.statuses.insert(status.user_id, status.clone());
@@ -332,6 +336,25 @@ impl Store for CachedStore {
 
     async fn purge_ended_calls(&self, before_ms: i64) -> StoreResult<()> {
         self.inner.purge_ended_calls(before_ms).await
+    }
+
+    fn forget(&self, what: Forget) {
+        self.after_write(|e| match what {
+            Forget::User(id) => e.forget_user(id),
+            Forget::Status(id) => {
+                e.statuses.remove(&id);
+            }
+            Forget::Profiles => e.profiles.clear(),
+            Forget::Catalog => e.catalog = None,
+            Forget::Everything => {
+                let epoch = e.epoch;
+                *e = Entries { epoch, ..Entries::default() };
+            }
+        });
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
     }
 
     async fn close(&self) {

@@ -2,6 +2,7 @@
 //! Dialect SQL stays inside each backend's module.
 
 pub mod cache;
+pub mod log;
 mod sqlite;
 
 use std::sync::Arc;
@@ -79,6 +80,16 @@ pub struct ActiveCall {
     pub seen_ms: i64,
 }
 
+/// What a cache in front of the store must drop because another instance changed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forget {
+    User(i64),
+    Status(i64),
+    Profiles,
+    Catalog,
+    Everything,
+}
+
 /// The whole persistent state of ctid.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -107,6 +118,19 @@ pub trait Store: Send + Sync + 'static {
     async fn get_user_status(&self, user_id: i64) -> StoreResult<UserStatus>;
     /// Commits a user's presence; `NotFound` if the user is gone.
     async fn save_user_status(&self, status: &UserStatus) -> StoreResult<()>;
+    /// Like [`Store::save_user_status`], recording what caused the change (a presence request,
+    /// as JSON) with it where the store keeps an event log.
+    async fn save_user_status_for(&self, status: &UserStatus, _cause: Option<&str>) -> StoreResult<()> {
+        self.save_user_status(status).await
+    }
+
+    /// Drops what a cache holds of `what` (another instance changed it); no-op without a cache.
+    fn forget(&self, _what: Forget) {}
+
+    /// Whether the database answers a query.
+    async fn ping(&self) -> StoreResult<()> {
+        self.list_status_messages().await.map(|_| ())
+    }
 
     async fn list_cti_profiles(&self) -> StoreResult<Vec<CtiProfile>>;
     async fn get_cti_profile(&self, id: i64) -> StoreResult<CtiProfile>;

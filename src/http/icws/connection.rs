@@ -150,6 +150,7 @@ pub async fn login(
     let (username, password, application_name) = login_request(&body)?;
     let includes = includes(&query);
     let has = |name: &str| includes.iter().any(|i| i == name);
+    state.presence.sync().await?;
     let session = state.presence.login(&username, &password, &application_name, ip).await?;
 
     let body = ConnectionResponse {
@@ -194,14 +195,14 @@ pub async fn get(_session: IcwsSession) -> impl IntoResponse {
     operation_id = "icws_logout", tag = "icws connection", security(("icws_session" = [])),
     params(("sessionId" = String, Path)),
     responses((status = 200), (status = 401, body = super::error::IcwsErrorBody)))]
-pub async fn delete(State(state): State<AppState>, IcwsSession(session): IcwsSession) -> Response {
-    state.presence.logout(&session).await;
+pub async fn delete(State(state): State<AppState>, IcwsSession(session): IcwsSession) -> Result<Response, IcwsError> {
+    state.presence.logout(&session).await?;
     let expired = format!("icws_{0}=; Path=/icws/{0}; HttpOnly; Max-Age=0", session.id);
     let mut response = StatusCode::OK.into_response();
     if let Ok(value) = HeaderValue::from_str(&expired) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
-    response
+    Ok(response)
 }
 
 /// Server version.

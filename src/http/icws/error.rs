@@ -170,7 +170,15 @@ impl From<PresenceError> for IcwsError {
             PresenceError::Invalid(ChangeError::Invalid(property)) => {
                 Self::invalid(property, format!("The value of {property} is invalid."))
             }
-            PresenceError::Unavailable => Self::for_status(StatusCode::SERVICE_UNAVAILABLE),
+            PresenceError::Unavailable => {
+                let mut error = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "error.server.unavailable",
+                    "The service is temporarily unavailable: its database cannot be reached.",
+                );
+                error.retry_after = Some(1);
+                error
+            }
         }
     }
 }

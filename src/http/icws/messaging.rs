@@ -108,9 +108,12 @@ pub async fn subscribe_statuses(
     operation_id = "icws_unsubscribe_user_statuses", tag = "icws messaging",
     security(("icws_session" = [])), params(("sessionId" = String, Path)),
     responses((status = 204), (status = 401, body = super::error::IcwsErrorBody)))]
-pub async fn unsubscribe_statuses(State(state): State<AppState>, IcwsSession(session): IcwsSession) -> StatusCode {
-    state.presence.unsubscribe_statuses(&session);
-    StatusCode::NO_CONTENT
+pub async fn unsubscribe_statuses(
+    State(state): State<AppState>,
+    IcwsSession(session): IcwsSession,
+) -> Result<StatusCode, IcwsError> {
+    state.presence.unsubscribe_statuses(&session).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Subscribe to the status catalog; the whole catalog follows.
@@ -131,9 +134,12 @@ pub async fn subscribe_catalog(
     operation_id = "icws_unsubscribe_status_messages", tag = "icws messaging",
     security(("icws_session" = [])), params(("sessionId" = String, Path)),
     responses((status = 204), (status = 401, body = super::error::IcwsErrorBody)))]
-pub async fn unsubscribe_catalog(State(state): State<AppState>, IcwsSession(session): IcwsSession) -> StatusCode {
-    state.presence.unsubscribe_catalog(&session);
-    StatusCode::NO_CONTENT
+pub async fn unsubscribe_catalog(
+    State(state): State<AppState>,
+    IcwsSession(session): IcwsSession,
+) -> Result<StatusCode, IcwsError> {
+    state.presence.unsubscribe_catalog(&session).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Subscribe to users' allowed statuses; their current lists follow.
@@ -158,9 +164,12 @@ pub async fn subscribe_access(
     operation_id = "icws_unsubscribe_status_messages_user_access",
     tag = "icws messaging", security(("icws_session" = [])), params(("sessionId" = String, Path)),
     responses((status = 204), (status = 401, body = super::error::IcwsErrorBody)))]
-pub async fn unsubscribe_access(State(state): State<AppState>, IcwsSession(session): IcwsSession) -> StatusCode {
-    state.presence.unsubscribe_access(&session);
-    StatusCode::NO_CONTENT
+pub async fn unsubscribe_access(
+    State(state): State<AppState>,
+    IcwsSession(session): IcwsSession,
+) -> Result<StatusCode, IcwsError> {
+    state.presence.unsubscribe_access(&session).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Keeps the session alive.
@@ -211,9 +220,21 @@ pub async fn messages(
         .any(|v| v.to_ascii_lowercase().contains("text/event-stream"));
     if wants_stream {
         let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+        if let Err(err) = state.presence.sync_mailbox(&session).await {
+            return IcwsError::from(err).into_response();
+        }
         return Sse::new(event_stream(state.presence.clone(), session, resume)).into_response();
     }
+    if let Err(err) = state.presence.sync_mailbox(&session).await {
+        return IcwsError::from(err).into_response();
+    }
     let (messages, _) = take(&state.presence, &session, None).await;
+    if let Some((last, _)) = messages.last()
+        && let Err(err) = state.presence.record_drained(&session, *last).await
+    {
+        // Handed out anyway: another instance may hand some of them out again, none is lost.
+        tracing::warn!(error = ?err, "cannot record what a poll handed out");
+    }
     let mut body = String::with_capacity(2 + messages.iter().map(|(_, m)| m.len() + 1).sum::<usize>());
     body.push('[');
     for (i, (_, message)) in messages.iter().enumerate() {
@@ -263,6 +284,12 @@ fn event_stream(
             tokio::pin!(changed);
             changed.as_mut().enable();
             let (messages, closed) = take(&st.presence, &st.session, st.resume.take()).await;
+            if let Some((last, _)) = messages.last()
+                && let Err(err) = st.presence.record_drained(&st.session, *last).await
+            {
+                // Delivered anyway; another instance may hand some of them out again.
+                tracing::warn!(error = ?err, "cannot record what an event stream delivered");
+            }
             st.ready.extend(messages.into_iter().map(|(id, m)| Event::default().id(id.to_string()).data(&*m)));
             if closed {
                 st.finished = true;

@@ -47,6 +47,8 @@ impl FromRequestParts<AppState> for IcwsSession {
         let token = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).map(str::trim);
         // The vendor SDK and browsers' EventSource send no token when reading messages.
         let require_token = !(parts.method == Method::GET && path.ends_with("/messaging/messages"));
+        // With several instances, what any of them committed before this request counts.
+        state.presence.sync().await?;
         state
             .presence
             .sessions

@@ -18,6 +18,10 @@ pub async fn require_webservice_user(
 ) -> Response {
     let target = request.extensions().get::<OriginalUri>().map_or_else(|| request.uri().clone(), |o| o.0.clone());
     let target = target.path_and_query().map_or("/", |pq| pq.as_str()).to_string();
+    // With several instances, what any of them committed before this request counts.
+    if state.presence.sync().await.is_err() {
+        return XivoError::unavailable().into_response();
+    }
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     match state.webservice_auth.authenticate(request.method().as_str(), &target, authorization, address).await {
         Ok(username) => {
@@ -40,9 +44,6 @@ pub async fn require_webservice_user(
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             response
         }
-        Err(AuthFailure::Unavailable) => {
-            XivoError::new(StatusCode::SERVICE_UNAVAILABLE, generic_message(StatusCode::SERVICE_UNAVAILABLE))
-                .into_response()
-        }
+        Err(AuthFailure::Unavailable) => XivoError::unavailable().into_response(),
     }
 }

@@ -22,6 +22,11 @@ impl XivoError {
         Self::new(StatusCode::NOT_FOUND, message)
     }
 
+    /// The database cannot be reached: nothing is answered from a state that cannot be checked.
+    pub fn unavailable() -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "Service temporarily unavailable: the database cannot be reached")
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
@@ -63,9 +68,7 @@ impl From<AppError> for XivoError {
         match err {
             AppError::Invalid(v) => v.into(),
             AppError::NotFound(message) => Self::not_found(message),
-            AppError::Unavailable => {
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, generic_message(StatusCode::SERVICE_UNAVAILABLE))
-            }
+            AppError::Unavailable => Self::unavailable(),
         }
     }
 }

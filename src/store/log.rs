@@ -1,0 +1,216 @@
+//! The PostgreSQL event log and session table that make several instances one service.
+//!
+//! Data changes are appended by triggers (migration `0002_cluster.sql`) in the transaction that
+//! makes them; presence sessions are appended here, with their row, in one transaction. Every
+//! append takes one advisory lock until commit, so sequence numbers follow commit order.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::{PgPool, Row};
+
+use super::StoreResult;
+
+/// The channel instances are woken on.
+pub const CHANNEL: &str = "ctid_events";
+
+/// One entry of the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedEvent {
+    pub seq: i64,
+    pub kind: String,
+    pub user_id: Option<i64>,
+    pub payload: Option<String>,
+}
+
+/// A session row, as an instance rebuilds it at start.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub id: String,
+    pub record: String,
+    pub drained: i64,
+}
+
+/// How a session row changes together with its log entry.
+pub enum SessionWrite<'a> {
+    Open { user_id: i64, record: &'a str },
+    Update { record: &'a str },
+    End,
+}
+
+/// Access to the log and the session table.
+#[derive(Clone)]
+pub struct EventLog {
+    pool: PgPool,
+}
+
+impl EventLog {
+    /// Connects with a small pool of its own (the store's pool serves requests).
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(2))
+            .connect_lazy(url)?;
+        Ok(Self { pool })
+    }
+
+    /// A listener on the wake-up channel (reconnects on its own after a failure).
+    pub async fn listener(&self) -> StoreResult<PgListener> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(listener)
+    }
+
+    /// The number of the last committed event (0 when the log is empty).
+    pub async fn head(&self) -> StoreResult<i64> {
+        let head: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM events").fetch_one(&self.pool).await?;
+        Ok(head.unwrap_or(0))
+    }
+
+    /// The head and the id of the last message handed to session `id`'s client.
+    pub async fn head_and_drained(&self, id: &str) -> StoreResult<(i64, Option<i64>)> {
+        let row = sqlx::query("SELECT (SELECT max(seq) FROM events), (SELECT drained FROM sessions WHERE id = $1)")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((row.try_get::<Option<i64>, _>(0)?.unwrap_or(0), row.try_get(1)?))
+    }
+
+    /// The oldest event still held (events before it were purged).
+    pub async fn floor(&self) -> StoreResult<i64> {
+        let floor: Option<i64> = sqlx::query_scalar("SELECT min(seq) FROM events").fetch_one(&self.pool).await?;
+        Ok(floor.unwrap_or(0))
+    }
+
+    /// Events after `seq`, in order, at most `limit`.
+    pub async fn after(&self, seq: i64, limit: i64) -> StoreResult<Vec<LoggedEvent>> {
+        let rows = sqlx::query("SELECT seq, kind, user_id, payload FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(seq)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LoggedEvent {
+                    seq: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    user_id: r.try_get(2)?,
+                    payload: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Writes a session's row and appends its event in one transaction; returns the event's number.
+    pub async fn write_session(&self, id: &str, write: SessionWrite<'_>, kind: &str, payload: &str) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await?;
+        let (user_id, found) = match write {
+            SessionWrite::Open { user_id, record } => {
+                sqlx::query("INSERT INTO sessions (id, user_id, record) VALUES ($1, $2, $3)")
+                    .bind(id)
+                    .bind(user_id)
+                    .bind(record)
+                    .execute(&mut *tx)
+                    .await?;
+                (Some(user_id), true)
+            }
+            SessionWrite::Update { record } => {
+                let user: Option<i64> = sqlx::query_scalar("UPDATE sessions SET record = $2 WHERE id = $1 RETURNING user_id")
+                    .bind(id)
+                    .bind(record)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                (user, user.is_some())
+            }
+            SessionWrite::End => {
+                let user: Option<i64> = sqlx::query_scalar("DELETE FROM sessions WHERE id = $1 RETURNING user_id")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                (user, user.is_some())
+            }
+        };
+        if !found {
+            // Ended meanwhile (elsewhere): nothing to log.
+            return Ok(0);
+        }
+        let seq: i64 = sqlx::query_scalar("SELECT ctid_append_event($1, $2, $3)")
+            .bind(kind)
+            .bind(user_id)
+            .bind(payload)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    /// Records that session `id`'s client has received every message up to `upto`.
+    pub async fn set_drained(&self, id: &str, upto: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET drained = greatest(drained, $2) WHERE id = $1")
+            .bind(id)
+            .bind(upto)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records activity of these sessions now.
+    pub async fn touch(&self, ids: &[String]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query("UPDATE sessions SET last_seen = now() WHERE id = ANY($1)").bind(ids).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Ends sessions without activity for `idle`, logging each end; returns how many.
+    pub async fn expire(&self, idle: Duration, payload: impl Fn(&str) -> String) -> StoreResult<usize> {
+        let mut tx = self.pool.begin().await?;
+        let ended: Vec<(String, i64)> = sqlx::query_as(
+            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE last_seen < now() - $1::interval \
+             ORDER BY last_seen LIMIT 1000 FOR UPDATE SKIP LOCKED) RETURNING id, user_id",
+        )
+        .bind(format!("{} milliseconds", idle.as_millis()))
+        .fetch_all(&mut *tx)
+        .await?;
+        for (id, user_id) in &ended {
+            sqlx::query("SELECT ctid_append_event('session_ended', $1, $2)")
+                .bind(user_id)
+                .bind(payload(id))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(ended.len())
+    }
+
+    /// Every open session and the log's head, read at one instant.
+    pub async fn sessions(&self) -> StoreResult<(i64, Vec<SessionRow>)> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
+        let head: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM events").fetch_one(&mut *tx).await?;
+        let rows = sqlx::query("SELECT id, record, drained FROM sessions ORDER BY id").fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        let rows = rows
+            .iter()
+            .map(|r| Ok(SessionRow { id: r.try_get(0)?, record: r.try_get(1)?, drained: r.try_get(2)? }))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok((head.unwrap_or(0), rows))
+    }
+
+    /// Forgets events older than `age`, always keeping the newest one (the head).
+    pub async fn purge(&self, age: Duration) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM events WHERE at < now() - $1::interval AND seq < (SELECT max(seq) FROM events)",
+        )
+        .bind(format!("{} milliseconds", age.as_millis()))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+}
