@@ -353,6 +353,12 @@ impl Store for CachedStore {
         });
     }
 
+    fn remember_status(&self, status: &UserStatus) {
+        self.after_write(|e| {
+            e.statuses.insert(status.user_id, status.clone());
+        });
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.inner.ping().await
     }

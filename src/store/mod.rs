@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod log;
+mod postgres;
 mod sqlite;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use crate::domain::telephony::{CallEvent, CallState, Line, LineFields};
 use crate::domain::user::{User, UserFields};
 use crate::domain::webservice_user::WebserviceUser;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// A uniqueness or reference rule the store refused to break.
@@ -127,6 +129,9 @@ pub trait Store: Send + Sync + 'static {
     /// Drops what a cache holds of `what` (another instance changed it); no-op without a cache.
     fn forget(&self, _what: Forget) {}
 
+    /// Puts a status committed elsewhere into the cache; no-op without a cache.
+    fn remember_status(&self, _status: &UserStatus) {}
+
     /// Whether the database answers a query.
     async fn ping(&self) -> StoreResult<()> {
         self.list_status_messages().await.map(|_| ())
@@ -178,6 +183,6 @@ pub trait Store: Send + Sync + 'static {
 pub async fn open(url: &DatabaseUrl) -> StoreResult<Arc<dyn Store>> {
     match url {
         DatabaseUrl::Sqlite { path } => Ok(Arc::new(SqliteStore::open(path).await?)),
-        DatabaseUrl::Postgres { .. } => Err(StoreError::Unsupported("the PostgreSQL backend is not available yet")),
+        DatabaseUrl::Postgres { url } => Ok(Arc::new(PgStore::open(url).await?)),
     }
 }
