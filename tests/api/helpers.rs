@@ -1,7 +1,9 @@
 //! `TestApp`: a `ctid serve` process on a free port with a fresh database.
 
+use std::hash::{BuildHasher, RandomState};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -51,7 +53,9 @@ pub struct TestApp {
     pub client: reqwest::Client,
     child: Child,
     _stderr: std::sync::Mutex<mpsc::Receiver<String>>,
-    _dir: tempfile::TempDir,
+    /// Holds the SQLite files, or notes the PostgreSQL database to drop, when `database_url` made
+    /// the database in it.
+    dir: tempfile::TempDir,
 }
 
 /// What a client sees of a response.
@@ -85,9 +89,84 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_ctid")
 }
 
-/// A database URL for a fresh database inside `dir`.
+/// The database the suite runs on: SQLite files by default, PostgreSQL when
+/// `CTID_TEST_POSTGRES` holds the URL of an admin database on a running server (scripts/postgres
+/// starts a throw-away one); each test then gets a database of its own on that server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn backend() -> Backend {
+    if postgres_admin_url().is_some() { Backend::Postgres } else { Backend::Sqlite }
+}
+
+fn postgres_admin_url() -> Option<String> {
+    std::env::var("CTID_TEST_POSTGRES").ok().filter(|url| !url.is_empty())
+}
+
+/// In a directory `database_url` was given on PostgreSQL: the name of the database made for it.
+const POSTGRES_DATABASE_NOTE: &str = "postgres-database";
+
+/// A database URL for a fresh database that belongs to `dir`: the file `ctid.db` inside `dir` on
+/// SQLite; on PostgreSQL a new database (its name noted in `dir`), dropped with the `TestApp`
+/// that owns `dir`.
 pub fn database_url(dir: &std::path::Path) -> String {
-    format!("sqlite://{}", dir.join("ctid.db").display())
+    let Some(admin) = postgres_admin_url() else {
+        return format!("sqlite://{}", dir.join("ctid.db").display());
+    };
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // Unique across the test threads (counter) and concurrent runs (pid, random).
+    let random = RandomState::new().hash_one((n, std::time::SystemTime::now()));
+    let name = format!("ctid_t_{}_{n}_{random:016x}", std::process::id());
+    psql(&admin, &format!("CREATE DATABASE {name}"));
+    std::fs::write(dir.join(POSTGRES_DATABASE_NOTE), &name).expect("note the database name");
+    with_database(&admin, &name)
+}
+
+/// Drops the PostgreSQL database `database_url(dir)` made, if any (best effort: the server is
+/// throw-away).
+pub fn drop_database(dir: &std::path::Path) {
+    let Some(admin) = postgres_admin_url() else { return };
+    let Ok(name) = std::fs::read_to_string(dir.join(POSTGRES_DATABASE_NOTE)) else { return };
+    let _ = Command::new("psql")
+        .args(["-X", "-q", "-d", &admin, "-c", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// `url` (`postgres://…/DB?…`) naming database `name` instead.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(base, query)| (base, Some(query)));
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let server = base[authority..].find('/').map_or(base, |slash| &base[..authority + slash]);
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+/// Runs `sql` on the PostgreSQL database at `url` with `psql`; returns the rows, unaligned.
+pub fn psql(url: &str, sql: &str) -> String {
+    postgres_client("psql", &["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+}
+
+/// Everything the PostgreSQL database at `url` holds, as `pg_dump` prints it.
+pub fn pg_dump(url: &str) -> String {
+    postgres_client("pg_dump", &["--no-owner", "-d", url])
+}
+
+fn postgres_client(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} ({e}): CTID_TEST_POSTGRES needs PostgreSQL's client programs"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{program} {args:?}: {}", stderr.trim());
+    String::from_utf8(out.stdout).expect("UTF-8")
 }
 
 impl TestApp {
@@ -102,6 +181,8 @@ impl TestApp {
         Self::spawn_on(dir, &url, args, envs).await
     }
 
+    /// Starts `ctid serve` on `url`, keeping `dir` (and the database `database_url(dir)` made, if
+    /// any) as long as the app.
     pub async fn spawn_on(dir: tempfile::TempDir, url: &str, args: &[&str], envs: &[(&str, &str)]) -> Self {
         let mut command = Command::new(binary());
         command
@@ -137,7 +218,7 @@ impl TestApp {
             seen.push(line);
         };
         let client = reqwest::Client::builder().no_proxy().build().expect("client");
-        Self { addr, client, child, _stderr: std::sync::Mutex::new(rx), _dir: dir }
+        Self { addr, client, child, _stderr: std::sync::Mutex::new(rx), dir }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -202,6 +283,7 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.kill();
+        drop_database(self.dir.path());
     }
 }
 
@@ -384,8 +466,8 @@ impl TestApp {
 }
 
 impl TestApp {
-    /// Starts `ctid serve` on a database the caller owns (the files outlive this process), e.g.
-    /// to restart on the same database after `kill()`.
+    /// Starts `ctid serve` on a database the caller owns (the files, or the PostgreSQL database,
+    /// outlive this process), e.g. to restart on the same database after `kill()`.
     pub async fn spawn_at(url: &str, args: &[&str], envs: &[(&str, &str)]) -> Self {
         let scratch = tempfile::tempdir().expect("temp dir");
         Self::spawn_on(scratch, url, args, envs).await
