@@ -16,9 +16,9 @@ use crate::http::server::{ConnectionLimits, Listeners, TlsFiles, shutdown_signal
 use crate::http::{AppState, build_router, openapi};
 use crate::presence::sessions::SessionLimits;
 use crate::store;
-use crate::store::log::EventLog;
 use crate::store::Store;
 use crate::store::cache::CachedStore;
+use crate::store::log::EventLog;
 
 #[derive(Debug, Parser)]
 #[command(name = "ctid", version, about = "CTI server: XiVO configuration API and ICWS presence API")]

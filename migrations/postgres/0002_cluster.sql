@@ -57,11 +57,15 @@ $$;
 CREATE TRIGGER users_log AFTER INSERT OR UPDATE OR DELETE ON users
     FOR EACH ROW EXECUTE FUNCTION ctid_log_user();
 
--- A status change carries what caused it (session and request id), set by the writer with
+-- A status change carries the status as committed (every instance publishes exactly that)
+-- and what caused it (session and request id), set by the writer with
 -- set_config('ctid.cause', …, true).
 CREATE FUNCTION ctid_log_status() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM ctid_append_event('status', NEW.user_id, NULLIF(current_setting('ctid.cause', true), ''));
+    PERFORM ctid_append_event('status', NEW.user_id, json_build_object(
+        'status', row_to_json(NEW),
+        'cause', NULLIF(current_setting('ctid.cause', true), '')::json
+    )::text);
     RETURN NULL;
 END
 $$;
@@ -69,21 +73,29 @@ $$;
 CREATE TRIGGER user_statuses_log AFTER INSERT OR UPDATE ON user_statuses
     FOR EACH ROW EXECUTE FUNCTION ctid_log_status();
 
+-- Profiles and the catalog: one event per transaction, however many statements it runs.
 CREATE FUNCTION ctid_log_profiles() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM ctid_append_event('profiles', NULL, NULL);
+    IF current_setting('ctid.profiles_logged', true) IS DISTINCT FROM 'yes' THEN
+        PERFORM set_config('ctid.profiles_logged', 'yes', true);
+        PERFORM ctid_append_event('profiles', NULL, NULL);
+    END IF;
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER cti_profiles_log AFTER INSERT OR UPDATE OR DELETE ON cti_profiles
+-- A new profile concerns nobody yet; an edit replaces its allowed statuses (delete, insert).
+CREATE TRIGGER cti_profiles_log AFTER UPDATE OR DELETE ON cti_profiles
     FOR EACH STATEMENT EXECUTE FUNCTION ctid_log_profiles();
-CREATE TRIGGER cti_profile_statuses_log AFTER INSERT OR UPDATE OR DELETE ON cti_profile_statuses
+CREATE TRIGGER cti_profile_statuses_log AFTER UPDATE OR DELETE ON cti_profile_statuses
     FOR EACH STATEMENT EXECUTE FUNCTION ctid_log_profiles();
 
 CREATE FUNCTION ctid_log_catalog() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM ctid_append_event('catalog', NULL, NULL);
+    IF current_setting('ctid.catalog_logged', true) IS DISTINCT FROM 'yes' THEN
+        PERFORM set_config('ctid.catalog_logged', 'yes', true);
+        PERFORM ctid_append_event('catalog', NULL, NULL);
+    END IF;
     RETURN NULL;
 END
 $$;

@@ -7,11 +7,11 @@ use std::sync::atomic::Ordering;
 
 use super::presence::{Presence, PresenceError, PresenceResult};
 use super::replication::Topic;
-use crate::store::log::SessionWrite;
 use crate::domain::user::User;
 use crate::presence::mailbox::Kind;
 use crate::presence::sessions::Session;
 use crate::presence::wire;
+use crate::store::log::SessionWrite;
 
 /// Most users one subscription may name.
 pub const MAX_SUBSCRIBED_USERS: usize = 10_000;
@@ -172,7 +172,12 @@ impl Presence {
         users
     }
 
-    async fn apply_statuses_subscription(&self, session: &Arc<Session>, ids: Vec<i64>, properties: Option<Vec<String>>) {
+    async fn apply_statuses_subscription(
+        &self,
+        session: &Arc<Session>,
+        ids: Vec<i64>,
+        properties: Option<Vec<String>>,
+    ) {
         let users = self.users_by_id(&ids).await;
         self.remember_published(&users).await;
         let slot = {
@@ -417,7 +422,9 @@ impl Presence {
     /// The client logs out.
     pub async fn logout(&self, session: &Session) -> PresenceResult<()> {
         if let Some(log) = &self.log {
-            let seq = log.write_session(&session.id, SessionWrite::End, "session_ended", &ended_payload(&session.id, None)).await?;
+            let seq = log
+                .write_session(&session.id, SessionWrite::End, "session_ended", &ended_payload(&session.id, None))
+                .await?;
             return self.wait_applied(seq).await;
         }
         self.end_session(&session.id, None).await;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::replication::{Cause, Topic};
 use crate::auth::password;
 use crate::auth::throttle::FailureThrottle;
 use crate::domain::cti_profile::CtiProfile;
@@ -18,7 +19,6 @@ use crate::presence::sessions::{NewSession, Session, SessionLimit, SessionLimits
 use crate::presence::wire;
 use crate::store::log::{EventLog, SessionWrite};
 use crate::store::{Store, StoreError};
-use super::replication::{Cause, Topic};
 
 /// Why a presence request failed.
 #[derive(Debug, thiserror::Error)]
@@ -165,7 +165,9 @@ impl Presence {
         if let Some(log) = &self.log {
             let id = record.id.clone();
             let json = serde_json::to_string(&record).map_err(|_| PresenceError::Unavailable)?;
-            let seq = log.write_session(&id, SessionWrite::Open { user_id: user.id, record: &json }, "session_opened", &json).await?;
+            let seq = log
+                .write_session(&id, SessionWrite::Open { user_id: user.id, record: &json }, "session_opened", &json)
+                .await?;
             self.wait_applied(seq).await?;
             return self.sessions.get(&id).ok_or(PresenceError::SessionEnded);
         }
@@ -333,7 +335,8 @@ impl Presence {
         let next =
             presence::apply(&current, change, &catalog, &allowed, super::now()).map_err(PresenceError::Invalid)?;
         let request_id = self.next_request.fetch_add(1, Ordering::Relaxed).to_string();
-        let cause = self.log.as_ref().map(|_| Cause { session: session.id.clone(), request: request_id.clone() }.to_json());
+        let cause =
+            self.log.as_ref().map(|_| Cause { session: session.id.clone(), request: request_id.clone() }.to_json());
         self.store.save_user_status_for(&next, cause.as_deref()).await.map_err(|e| match e {
             StoreError::NotFound => PresenceError::UserNotFound(username.to_string()),
             other => other.into(),

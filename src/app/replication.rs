@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use super::messaging::EndReason;
 use super::presence::{Presence, PresenceError, PresenceResult};
+use crate::domain::presence::{Until, UserStatus};
 use crate::presence::mailbox::Kind;
 use crate::presence::sessions::{Session, SessionRecord};
 use crate::presence::wire;
@@ -86,6 +87,42 @@ struct SessionTopic {
     topic: Topic,
 }
 
+/// A `user_statuses` row as the log carries it.
+#[derive(Clone, serde::Deserialize)]
+struct StatusRow {
+    user_id: i64,
+    status_id: String,
+    notes: Option<String>,
+    forward_number: Option<String>,
+    until_at: Option<i64>,
+    has_date: bool,
+    has_time: bool,
+    status_changed: i64,
+    on_phone: bool,
+    on_phone_changed: i64,
+}
+
+impl StatusRow {
+    fn into_status(self) -> UserStatus {
+        UserStatus {
+            user_id: self.user_id,
+            status_id: self.status_id,
+            notes: self.notes,
+            forward_number: self.forward_number,
+            until: self.until_at.map(|at| Until { at, has_date: self.has_date, has_time: self.has_time }),
+            status_changed: self.status_changed,
+            on_phone: self.on_phone,
+            on_phone_changed: self.on_phone_changed,
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct StatusEvent {
+    status: StatusRow,
+    cause: Option<Cause>,
+}
+
 #[derive(serde::Deserialize)]
 struct Ended {
     id: String,
@@ -96,7 +133,37 @@ fn seq_u64(seq: i64) -> u64 {
     u64::try_from(seq).unwrap_or(0)
 }
 
+/// A configuration change the presence side reacts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changed {
+    /// The status catalog.
+    Catalog,
+    /// Any CTI profile.
+    Profiles,
+    /// A user's CTI profile was set or replaced.
+    Rights(i64),
+    /// A user lost their CTI profile.
+    ProfileRemoved(i64),
+    UserDeleted(i64),
+}
+
 impl Presence {
+    /// Reacts to a configuration change made through this instance: at once without a log;
+    /// with one, every instance reacts as it applies the change's log entry (written by the
+    /// database in the change's transaction), this one included.
+    pub async fn changed(&self, change: Changed) {
+        if self.log.is_some() {
+            return;
+        }
+        match change {
+            Changed::Catalog => self.catalog_changed().await,
+            Changed::Profiles => self.rights_changed(None).await,
+            Changed::Rights(user) => self.rights_changed(Some(&[user])).await,
+            Changed::ProfileRemoved(user) => self.user_removed(user, EndReason::ProfileRemoved).await,
+            Changed::UserDeleted(user) => self.user_removed(user, EndReason::UserRemoved).await,
+        }
+    }
+
     /// Whether this instance shares its sessions with others through a log.
     pub fn is_replicated(&self) -> bool {
         self.log.is_some()
@@ -178,11 +245,8 @@ impl Presence {
         tokio::spawn(listen(self.clone(), log.clone()));
         let mut loaded = false;
         loop {
-            let step = if loaded {
-                self.catch_up(&log).await
-            } else {
-                self.load_sessions(&log).await.map(|()| loaded = true)
-            };
+            let step =
+                if loaded { self.catch_up(&log).await } else { self.load_sessions(&log).await.map(|()| loaded = true) };
             if let Err(err) = step {
                 tracing::error!(error = %err, "reading the event log failed; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -251,9 +315,17 @@ impl Presence {
         let payload = event.payload.as_deref().unwrap_or_default();
         match (event.kind.as_str(), event.user_id) {
             ("status", Some(user)) => {
-                self.store.forget(Forget::Status(user));
-                self.publish_status_locked(user).await;
-                if let Ok(cause) = serde_json::from_str::<Cause>(payload)
+                let change = serde_json::from_str::<StatusEvent>(payload);
+                {
+                    // Published as committed, not as read later: every instance sends the same.
+                    let _guard = self.user_lock(user).await;
+                    match &change {
+                        Ok(change) => self.store.remember_status(&change.status.clone().into_status()),
+                        Err(_) => self.store.forget(Forget::Status(user)),
+                    }
+                    self.publish_status(user).await;
+                }
+                if let Ok(StatusEvent { cause: Some(cause), .. }) = change
                     && let Some(session) = self.sessions.get(&cause.session)
                 {
                     session.mailbox.push(Kind::Other, wire::async_completed(&cause.request, None).into());

@@ -56,6 +56,10 @@ pub async fn bootstrap_admin(store: &dyn Store, password: Option<&str>) -> Resul
     }
     let generated = password.is_none().then(random::password);
     let chosen = password.or(generated.as_deref()).unwrap_or_default();
-    add(store, "admin", chosen).await?;
-    Ok(generated)
+    match add(store, "admin", chosen).await {
+        Ok(()) => Ok(generated),
+        // Another instance starting on the same database created it first.
+        Err(AccountError::Exists(_)) => Ok(None),
+        Err(other) => Err(other),
+    }
 }

@@ -47,10 +47,7 @@ pub struct EventLog {
 impl EventLog {
     /// Connects with a small pool of its own (the store's pool serves requests).
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(2))
-            .connect_lazy(url)?;
+        let pool = PgPoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(2)).connect_lazy(url)?;
         Ok(Self { pool })
     }
 
@@ -102,7 +99,13 @@ impl EventLog {
     }
 
     /// Writes a session's row and appends its event in one transaction; returns the event's number.
-    pub async fn write_session(&self, id: &str, write: SessionWrite<'_>, kind: &str, payload: &str) -> StoreResult<i64> {
+    pub async fn write_session(
+        &self,
+        id: &str,
+        write: SessionWrite<'_>,
+        kind: &str,
+        payload: &str,
+    ) -> StoreResult<i64> {
         let mut tx = self.pool.begin().await?;
         let (user_id, found) = match write {
             SessionWrite::Open { user_id, record } => {
@@ -115,11 +118,12 @@ impl EventLog {
                 (Some(user_id), true)
             }
             SessionWrite::Update { record } => {
-                let user: Option<i64> = sqlx::query_scalar("UPDATE sessions SET record = $2 WHERE id = $1 RETURNING user_id")
-                    .bind(id)
-                    .bind(record)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let user: Option<i64> =
+                    sqlx::query_scalar("UPDATE sessions SET record = $2 WHERE id = $1 RETURNING user_id")
+                        .bind(id)
+                        .bind(record)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 (user, user.is_some())
             }
             SessionWrite::End => {
@@ -200,12 +204,11 @@ impl EventLog {
 
     /// Forgets events older than `age`, always keeping the newest one (the head).
     pub async fn purge(&self, age: Duration) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "DELETE FROM events WHERE at < now() - $1::interval AND seq < (SELECT max(seq) FROM events)",
-        )
-        .bind(format!("{} milliseconds", age.as_millis()))
-        .execute(&self.pool)
-        .await?;
+        let done =
+            sqlx::query("DELETE FROM events WHERE at < now() - $1::interval AND seq < (SELECT max(seq) FROM events)")
+                .bind(format!("{} milliseconds", age.as_millis()))
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected())
     }
 

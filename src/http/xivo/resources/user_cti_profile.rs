@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::user_id;
-use crate::app::messaging::EndReason;
+use crate::app::replication::Changed;
 use crate::app::users::{self as app, Association};
 use crate::http::AppState;
 use crate::http::base_url::BaseUrl;
@@ -82,7 +82,7 @@ pub async fn create(
     let profile = profile_id(body)?;
     let id = user_id(&raw)?;
     app::associate(state.store.as_ref(), id, profile, Association::Create).await?;
-    state.presence.rights_changed(Some(&[id])).await;
+    state.presence.changed(Changed::Rights(id)).await;
     Ok(answer(StatusCode::CREATED, &base, id, profile))
 }
 
@@ -101,7 +101,7 @@ pub async fn update(
     let profile = profile_id(body)?;
     let id = user_id(&raw)?;
     app::associate(state.store.as_ref(), id, profile, Association::Replace).await?;
-    state.presence.rights_changed(Some(&[id])).await;
+    state.presence.changed(Changed::Rights(id)).await;
     Ok(answer(StatusCode::OK, &base, id, profile))
 }
 
@@ -113,6 +113,6 @@ pub async fn update(
 pub async fn delete(State(state): State<AppState>, Path(raw): Path<String>) -> Result<StatusCode, XivoError> {
     let id = user_id(&raw)?;
     app::dissociate(state.store.as_ref(), id).await?;
-    state.presence.user_removed(id, EndReason::ProfileRemoved).await;
+    state.presence.changed(Changed::ProfileRemoved(id)).await;
     Ok(StatusCode::NO_CONTENT)
 }
