@@ -57,7 +57,7 @@ pub async fn bootstrap_admin(store: &dyn Store, password: Option<&str>) -> Resul
     let generated = password.is_none().then(random::password);
     let chosen = password.or(generated.as_deref()).unwrap_or_default();
     match add(store, "admin", chosen).await {
-        Ok(()) => Ok(generated),
+        Ok(_) => Ok(generated),
         // Another instance starting on the same database created it first.
         Err(AccountError::Exists(_)) => Ok(None),
         Err(other) => Err(other),

@@ -256,3 +256,16 @@ async fn an_instance_rides_out_a_postgresql_restart() {
     assert_eq!(status["statusId"], "At Lunch");
     assert_eq!(status["notes"], "after");
 }
+
+#[tokio::test]
+async fn health_reports_that_the_database_answers() {
+    // On both stores: what a load balancer's health check reads.
+    let app = TestApp::spawn().await;
+    let reply = app.get("/health").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.json(), json!({"status": "ok", "database": "reachable"}));
+    // No credentials needed, and nothing else is told.
+    let head = app.request(Method::POST, "/health", Some("{}")).await;
+    assert_eq!(head.status, StatusCode::METHOD_NOT_ALLOWED);
+}
