@@ -7,7 +7,8 @@
 //!   searched as a plain substring (`strpos`, SQLite's `instr`: no wildcards to escape);
 //! - text that PostgreSQL cannot hold (U+0000) is stored escaped (see [`encode`]);
 //! - writes that SQLite's single writer serializes and that read before they write (calls,
-//!   the next status position) take a transaction-level advisory lock.
+//!   the next status position) take a transaction-level advisory lock;
+//! - new ids follow SQLite's AUTOINCREMENT: a failed insert uses none (see [`Serial`]).
 
 use std::borrow::Cow;
 use std::io;
