@@ -150,11 +150,12 @@ async fn logins(addr: &str, count: usize, users: usize, concurrency: usize) -> R
     Ok(sessions)
 }
 
-async fn run(ctid: &str, sizes: &Sizes) -> Result<Vec<Row>, String> {
+async fn run(ctid: &str, sizes: &Sizes, database: Option<String>) -> Result<Vec<Row>, String> {
     let mut rows = Vec::new();
     let dir = std::env::temp_dir().join(format!("ctid-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let database = format!("sqlite://{}", dir.join("bench.db").display());
+    // A fresh SQLite file, or the (empty) database given with --database.
+    let database = database.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
     let csv = dir.join("users.csv");
     let mut text = String::from("firstname,lastname,username,password,cti_profile_id\n");
     for i in 0..sizes.users {
@@ -339,7 +340,7 @@ async fn main() -> std::process::ExitCode {
     let ctid = args.iter().position(|a| a == "--ctid").and_then(|i| args.get(i + 1)).cloned();
     let Some(ctid) = ctid else {
         eprintln!(
-            "usage: ctid-bench --ctid PATH [--smoke] [--sessions N] [--fanout-rate N] [--fanout-seconds N]\n       ctid-bench baseline --listen ADDR"
+            "usage: ctid-bench --ctid PATH [--smoke] [--database URL] [--sessions N] [--fanout-rate N] [--fanout-seconds N]\n       ctid-bench baseline --listen ADDR"
         );
         return std::process::ExitCode::FAILURE;
     };
@@ -354,7 +355,8 @@ async fn main() -> std::process::ExitCode {
     if let Some(n) = number("--fanout-seconds") {
         sizes.fanout_duration = Duration::from_secs(n);
     }
-    match run(&ctid, &sizes).await {
+    let database = args.iter().position(|a| a == "--database").and_then(|i| args.get(i + 1)).cloned();
+    match run(&ctid, &sizes, database).await {
         Ok(rows) => {
             print_table(&rows);
             std::process::ExitCode::SUCCESS

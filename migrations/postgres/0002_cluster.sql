@@ -29,7 +29,8 @@ BEGIN
     PERFORM ctid_log_lock();
     next_seq := nextval('events_seq');
     INSERT INTO events (seq, kind, user_id, payload) VALUES (next_seq, p_kind, p_user_id, p_payload);
-    PERFORM pg_notify('ctid_events', next_seq::text);
+    -- One notification per transaction: equal payloads are collapsed at commit.
+    PERFORM pg_notify('ctid_events', '');
     RETURN next_seq;
 END
 $$;
@@ -73,12 +74,15 @@ $$;
 CREATE TRIGGER user_statuses_log AFTER INSERT OR UPDATE ON user_statuses
     FOR EACH ROW EXECUTE FUNCTION ctid_log_status();
 
--- Profiles and the catalog: one event per transaction, however many statements it runs.
-CREATE FUNCTION ctid_log_profiles() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Profiles and the catalog: one event (kind TG_ARGV[0]) per transaction, however many
+-- statements it runs.
+CREATE FUNCTION ctid_log_once() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    flag TEXT := 'ctid.logged_' || TG_ARGV[0];
 BEGIN
-    IF current_setting('ctid.profiles_logged', true) IS DISTINCT FROM 'yes' THEN
-        PERFORM set_config('ctid.profiles_logged', 'yes', true);
-        PERFORM ctid_append_event('profiles', NULL, NULL);
+    IF current_setting(flag, true) IS DISTINCT FROM 'yes' THEN
+        PERFORM set_config(flag, 'yes', true);
+        PERFORM ctid_append_event(TG_ARGV[0], NULL, NULL);
     END IF;
     RETURN NULL;
 END
@@ -86,22 +90,12 @@ $$;
 
 -- A new profile concerns nobody yet; an edit replaces its allowed statuses (delete, insert).
 CREATE TRIGGER cti_profiles_log AFTER UPDATE OR DELETE ON cti_profiles
-    FOR EACH STATEMENT EXECUTE FUNCTION ctid_log_profiles();
+    FOR EACH STATEMENT EXECUTE FUNCTION ctid_log_once('profiles');
 CREATE TRIGGER cti_profile_statuses_log AFTER UPDATE OR DELETE ON cti_profile_statuses
-    FOR EACH STATEMENT EXECUTE FUNCTION ctid_log_profiles();
-
-CREATE FUNCTION ctid_log_catalog() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF current_setting('ctid.catalog_logged', true) IS DISTINCT FROM 'yes' THEN
-        PERFORM set_config('ctid.catalog_logged', 'yes', true);
-        PERFORM ctid_append_event('catalog', NULL, NULL);
-    END IF;
-    RETURN NULL;
-END
-$$;
+    FOR EACH STATEMENT EXECUTE FUNCTION ctid_log_once('profiles');
 
 CREATE TRIGGER status_messages_log AFTER INSERT OR UPDATE OR DELETE ON status_messages
-    FOR EACH STATEMENT EXECUTE FUNCTION ctid_log_catalog();
+    FOR EACH STATEMENT EXECUTE FUNCTION ctid_log_once('catalog');
 
 -- Open presence sessions. `drained` is the id of the last message handed to the client, by
 -- whichever instance served it; `last_seen` the last activity any instance reported.
