@@ -296,7 +296,7 @@ impl Presence {
                 },
             };
             if let Some(message) = message {
-                session.mailbox.push(Kind::UserStatus, message);
+                session.mailbox.push(Kind::UserStatus(user_id), message);
             }
         }
     }

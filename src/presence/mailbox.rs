@@ -12,14 +12,20 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
+use super::wire;
+
+/// Most deltas sent as one message.
+const MAX_MERGED: usize = 64;
+
 /// Delivered messages kept for `Last-Event-ID` resumption.
 const RETAINED: usize = 256;
 
 /// What a queued message is, for the overflow rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// A user-status delta: replaceable by a snapshot.
-    UserStatus,
+    /// A user-status delta of this user: replaceable by a snapshot, and sent together with
+    /// the deltas of other users queued right after it.
+    UserStatus(i64),
     /// Anything else: kept.
     Other,
 }
@@ -60,15 +66,15 @@ impl Inner {
     /// Replaces pending deltas by one requested snapshot at the place of the first (unless
     /// one is already requested: it will be read later than all of them).
     fn collapse(&mut self) {
-        if !self.pending.iter().any(|(_, e)| matches!(e, Entry::Message(Kind::UserStatus, _))) {
+        if !self.pending.iter().any(|(_, e)| matches!(e, Entry::Message(Kind::UserStatus(_), _))) {
             return;
         }
         let mut placed = self.has_requested_slot();
         let mut kept = VecDeque::with_capacity(self.pending.len());
         for (id, entry) in self.pending.drain(..) {
             match entry {
-                Entry::Message(Kind::UserStatus, _) if placed => {}
-                Entry::Message(Kind::UserStatus, _) => {
+                Entry::Message(Kind::UserStatus(_), _) if placed => {}
+                Entry::Message(Kind::UserStatus(_), _) => {
                     kept.push_back((id, Entry::Requested));
                     placed = true;
                 }
@@ -76,6 +82,32 @@ impl Inner {
             }
         }
         self.pending = kept;
+    }
+
+    /// A delta taken from the queue, with the deltas of other users queued right after it, as
+    /// one message under the last one's id: a backlog goes out in fewer, larger messages, and
+    /// each user's changes stay in order (a user seen twice ends the run).
+    fn take_deltas(&mut self, id: u64, user: i64, message: Arc<str>) -> Vec<(u64, Arc<str>)> {
+        let mut run = vec![(id, user, message)];
+        while run.len() < MAX_MERGED {
+            match self.pending.front() {
+                Some((next, Entry::Message(Kind::UserStatus(other), delta)))
+                    if !run.iter().any(|(_, u, _)| u == other) =>
+                {
+                    let item = (*next, *other, delta.clone());
+                    self.pending.pop_front();
+                    run.push(item);
+                }
+                _ => break,
+            }
+        }
+        if run.len() > 1 {
+            let texts: Vec<&str> = run.iter().map(|(_, _, m)| &**m).collect();
+            if let (Some(merged), Some((last, _, _))) = (wire::merge_deltas(&texts), run.last()) {
+                return vec![(*last, merged.into())];
+            }
+        }
+        run.into_iter().map(|(id, _, m)| (id, m)).collect()
     }
 
     /// Drops the oldest queued message (never a snapshot slot) to make room.
@@ -118,7 +150,7 @@ impl Mailbox {
     /// Asks for a full snapshot in place of the pending user-status deltas.
     pub fn request_snapshot(&self) {
         let mut inner = self.lock();
-        inner.pending.retain(|(_, e)| !matches!(e, Entry::Message(Kind::UserStatus, _)));
+        inner.pending.retain(|(_, e)| !matches!(e, Entry::Message(Kind::UserStatus(_), _)));
         if !inner.has_requested_slot() {
             let id = inner.allocate(self.floor());
             inner.pending.push_back((id, Entry::Requested));
@@ -149,12 +181,12 @@ impl Mailbox {
     /// Queues a message.
     pub fn push(&self, kind: Kind, message: Arc<str>) {
         let mut inner = self.lock();
-        if inner.closed || (kind == Kind::UserStatus && inner.has_requested_slot()) {
+        if inner.closed || (matches!(kind, Kind::UserStatus(_)) && inner.has_requested_slot()) {
             return;
         }
         if inner.pending.len() >= self.limit {
             inner.collapse();
-            if kind == Kind::UserStatus {
+            if matches!(kind, Kind::UserStatus(_)) {
                 // The change is covered by a snapshot read later than it.
                 if !inner.has_requested_slot() {
                     if inner.pending.len() >= self.limit {
@@ -212,7 +244,7 @@ impl Mailbox {
                 batch.messages.extend(inner.delivered.iter().filter(|(id, _)| *id > last).cloned());
             } else {
                 // Too old to replay: the client's state is unknown, send it a full one.
-                inner.pending.retain(|(_, e)| !matches!(e, Entry::Message(Kind::UserStatus, _)));
+                inner.pending.retain(|(_, e)| !matches!(e, Entry::Message(Kind::UserStatus(_), _)));
                 if !inner.has_snapshot_slot() {
                     let id = inner.allocate(self.floor());
                     inner.pending.push_back((id, Entry::Requested));
@@ -222,14 +254,20 @@ impl Mailbox {
         while let Some((id, entry)) = inner.pending.front() {
             let id = *id;
             match entry {
-                Entry::Message(_, message) => {
-                    let message = message.clone();
+                Entry::Message(kind, message) => {
+                    let (kind, message) = (*kind, message.clone());
                     inner.pending.pop_front();
-                    inner.delivered.push_back((id, message.clone()));
-                    if inner.delivered.len() > RETAINED {
-                        inner.delivered.pop_front();
+                    let out = match kind {
+                        Kind::UserStatus(user) => inner.take_deltas(id, user, message),
+                        Kind::Other => vec![(id, message)],
+                    };
+                    for (id, message) in out {
+                        inner.delivered.push_back((id, message.clone()));
+                        if inner.delivered.len() > RETAINED {
+                            inner.delivered.pop_front();
+                        }
+                        batch.messages.push((id, message));
                     }
-                    batch.messages.push((id, message));
                 }
                 Entry::Requested => {
                     inner.pending[0].1 = Entry::Reserved;
@@ -277,7 +315,7 @@ mod tests {
     #[test]
     fn messages_come_out_in_order_with_increasing_ids() {
         let mailbox = Mailbox::new(10, Arc::default());
-        mailbox.push(Kind::UserStatus, "a".into());
+        mailbox.push(Kind::UserStatus(1), "a".into());
         mailbox.push(Kind::Other, "b".into());
         let batch = mailbox.take(None);
         assert_eq!(text(&batch), ["a", "b"]);
@@ -288,9 +326,9 @@ mod tests {
     #[test]
     fn a_reserved_snapshot_holds_back_later_messages_until_filled() {
         let mailbox = Mailbox::new(10, Arc::default());
-        mailbox.push(Kind::UserStatus, "before".into());
+        mailbox.push(Kind::UserStatus(1), "before".into());
         let slot = mailbox.reserve_snapshot();
-        mailbox.push(Kind::UserStatus, "after".into());
+        mailbox.push(Kind::UserStatus(1), "after".into());
         assert_eq!(text(&mailbox.take(None)), ["before"]);
         mailbox.fill(slot, Some("snapshot".into()));
         assert_eq!(text(&mailbox.take(None)), ["snapshot", "after"]);
@@ -299,11 +337,11 @@ mod tests {
     #[test]
     fn overflow_replaces_deltas_with_a_snapshot_and_keeps_other_messages() {
         let mailbox = Mailbox::new(3, Arc::default());
-        mailbox.push(Kind::UserStatus, "d1".into());
+        mailbox.push(Kind::UserStatus(1), "d1".into());
         mailbox.push(Kind::Other, "done".into());
-        mailbox.push(Kind::UserStatus, "d2".into());
-        mailbox.push(Kind::UserStatus, "d3".into());
-        mailbox.push(Kind::UserStatus, "d4".into());
+        mailbox.push(Kind::UserStatus(1), "d2".into());
+        mailbox.push(Kind::UserStatus(1), "d3".into());
+        mailbox.push(Kind::UserStatus(1), "d4".into());
         let batch = mailbox.take(None);
         assert!(batch.messages.is_empty(), "the snapshot comes first");
         let slot = batch.snapshot_slot.expect("snapshot due");
@@ -314,10 +352,10 @@ mod tests {
     #[test]
     fn a_queue_full_of_other_messages_still_ends_in_a_snapshot() {
         let mailbox = Mailbox::new(3, Arc::default());
-        mailbox.push(Kind::UserStatus, "d1".into());
+        mailbox.push(Kind::UserStatus(1), "d1".into());
         for i in 0..5 {
             mailbox.push(Kind::Other, format!("done{i}").into());
-            mailbox.push(Kind::UserStatus, format!("d{i}").into());
+            mailbox.push(Kind::UserStatus(1), format!("d{i}").into());
         }
         let batch = mailbox.take(None);
         let slot = batch.snapshot_slot.expect("a snapshot is due");
@@ -331,15 +369,15 @@ mod tests {
     #[test]
     fn resumption_replays_held_messages_or_asks_for_a_snapshot() {
         let mailbox = Mailbox::new(10, Arc::default());
-        mailbox.push(Kind::UserStatus, "a".into());
-        mailbox.push(Kind::UserStatus, "b".into());
+        mailbox.push(Kind::UserStatus(1), "a".into());
+        mailbox.push(Kind::UserStatus(1), "b".into());
         let first = mailbox.take(None);
         let a_id = first.messages[0].0;
         assert_eq!(text(&mailbox.take(Some(a_id))), ["b"]);
 
         let small = Mailbox::new(1000, Arc::default());
         for i in 0..(RETAINED + 10) {
-            small.push(Kind::UserStatus, i.to_string().into());
+            small.push(Kind::UserStatus(1), i.to_string().into());
             small.take(None);
         }
         let batch = small.take(Some(1));
@@ -354,5 +392,37 @@ mod tests {
         let batch = mailbox.take(None);
         assert_eq!(text(&batch), ["bye"]);
         assert!(batch.closed);
+    }
+
+    fn delta(user: &str, notes: &str) -> Arc<str> {
+        let entry = serde_json::json!({"userId": user, "notes": notes});
+        wire::user_status_message(&[entry], true).into()
+    }
+
+    #[test]
+    fn queued_deltas_of_distinct_users_go_out_as_one_message_in_order() {
+        let mailbox = Mailbox::new(10, Arc::default());
+        mailbox.push(Kind::UserStatus(1), delta("a", "1"));
+        mailbox.push(Kind::UserStatus(2), delta("b", "1"));
+        mailbox.push(Kind::UserStatus(1), delta("a", "2"));
+        mailbox.push(Kind::Other, "done".into());
+        mailbox.push(Kind::UserStatus(2), delta("b", "2"));
+        let batch = mailbox.take(None);
+        let ids: Vec<u64> = batch.messages.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [2, 3, 4, 5], "a merged message takes the id of its last delta");
+        let first: serde_json::Value = serde_json::from_str(&batch.messages[0].1).expect("JSON");
+        assert_eq!(first["isDelta"], true);
+        assert_eq!(
+            first["userStatusList"],
+            serde_json::json!([{"userId": "a", "notes": "1"}, {"userId": "b", "notes": "1"}])
+        );
+        let second: serde_json::Value = serde_json::from_str(&batch.messages[1].1).expect("JSON");
+        assert_eq!(
+            second["userStatusList"],
+            serde_json::json!([{"userId": "a", "notes": "2"}]),
+            "a user seen twice ends the run"
+        );
+        assert_eq!(&*batch.messages[2].1, "done");
+        assert_eq!(batch.messages[3].1, delta("b", "2"), "a message in between ends the run");
     }
 }

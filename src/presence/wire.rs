@@ -159,6 +159,26 @@ pub fn user_status_message(statuses: &[Value], is_delta: bool) -> String {
     json!({"__type": USER_STATUS_MESSAGE, "isDelta": is_delta, "userStatusList": statuses}).to_string()
 }
 
+/// How every delta [`user_status_message`] writes begins and ends.
+const DELTA_HEAD: &str = r#"{"__type":"urn:inin.com:status:userStatusMessage","isDelta":true,"userStatusList":["#;
+const DELTA_TAIL: &str = "]}";
+
+/// One delta listing the users of several deltas, in order; `None` if one is not a delta this
+/// module wrote.
+pub fn merge_deltas(deltas: &[&str]) -> Option<String> {
+    let mut merged = String::with_capacity(deltas.iter().map(|d| d.len()).sum::<usize>());
+    merged.push_str(DELTA_HEAD);
+    for (i, delta) in deltas.iter().enumerate() {
+        let list = delta.strip_prefix(DELTA_HEAD)?.strip_suffix(DELTA_TAIL)?;
+        if i > 0 {
+            merged.push(',');
+        }
+        merged.push_str(list);
+    }
+    merged.push_str(DELTA_TAIL);
+    Some(merged)
+}
+
 /// `urn:inin.com:messaging:asyncOperationCompletedMessage`; `error` is `(errorId, message)`.
 pub fn async_completed(request_id: &str, error: Option<(&str, &str)>) -> String {
     let error = error.map_or(Value::Null, |(id, message)| json!({"errorId": id, "message": message}));
