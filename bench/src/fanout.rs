@@ -229,13 +229,11 @@ pub async fn run(
     let started = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let mut writers = Vec::new();
-    let mut last_notes: HashMap<String, String> = HashMap::new();
     for n in 1..=total {
         let due = started + interval.mul_f64(n as f64);
         tokio::time::sleep_until(due.into()).await;
         let user = users[usize::try_from(n).unwrap_or(0) % users.len()].clone();
         let notes = format!("n{n}");
-        last_notes.insert(user.clone(), notes.clone());
         let body = serde_json::json!({"statusId": if n % 2 == 0 { "Available" } else { "At Lunch" }, "notes": notes})
             .to_string();
         let path = format!("/icws/{}/status/user-statuses/{user}", writer.id);
@@ -259,6 +257,18 @@ pub async fn run(
     let harness_cpu = crate::process::cpu_seconds(std::process::id()) - harness_before;
     if refused > 0 {
         eprintln!("fan-out: {refused} status changes were refused");
+    }
+    // Changes of one user sent close together may commit in another order than they were
+    // sent (the sender does not wait for acknowledgements): what every stream must end with
+    // is what the server committed last.
+    let mut last_notes: HashMap<String, String> = HashMap::new();
+    for user in users {
+        let path = format!("/icws/{}/status/user-statuses/{user}", writer.id);
+        let reply =
+            client::send(addr, client::request(addr, Method::GET, &path, &writer.headers(), String::new())).await?;
+        let status: serde_json::Value = serde_json::from_slice(&reply.body).map_err(|e| e.to_string())?;
+        let notes = status["notes"].as_str().ok_or_else(|| format!("no notes for {user}: {status}"))?;
+        last_notes.insert(user.clone(), notes.to_string());
     }
     // Let the streams catch up, then stop them.
     let expected = total * sessions.len() as u64;

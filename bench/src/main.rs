@@ -286,8 +286,9 @@ async fn run(ctid: &str, sizes: &Sizes, database: Option<String>) -> Result<Vec<
         Some(base_b.throughput()),
     ));
     rows.push(row("B p99", ms(&b, 0.99), "ms", Some(ms(&base_b, 0.99))));
+    let store = if database.starts_with("postgres") { "PostgreSQL" } else { "SQLite" };
     rows.push(row(
-        "C PUT user-statuses, committed (SQLite) throughput",
+        &format!("C PUT user-statuses, committed ({store}) throughput"),
         c.throughput(),
         "changes/s",
         Some(base_c.throughput()),
