@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use tokio::sync::{mpsc, oneshot};
 
 use super::{ActiveCall, Conflict, ImportedUser, Store, StoreError, StoreResult};
 use crate::domain::cti_profile::{self, AllowedStatuses, ChangeScope, CtiProfile, CtiProfileFields, ViewScope};
@@ -92,10 +93,20 @@ const STATUS_KEY_UNIQUE: &str = "status_messages_pkey";
 const WEBSERVICE_USER_UNIQUE: &str = "webservice_users_pkey";
 const LINE_NAME_UNIQUE: &str = "lines_name_unique";
 const LINE_USER_FK: &str = "lines_user_fk";
-const USER_STATUS_FK: &str = "user_statuses_user_fk";
+
+/// A status change waiting for its grouped commit: the status, what caused it (for the event
+/// log) and who waits for the outcome.
+type StatusWrite = (UserStatus, Option<String>, oneshot::Sender<StoreResult<()>>);
+
+/// Most status changes one transaction carries.
+const MAX_GROUP: usize = 256;
+/// Status changes that may wait for a commit; beyond, savers wait for room.
+const STATUS_QUEUE: usize = 8192;
 
 pub struct PgStore {
     pool: PgPool,
+    /// Status changes waiting for the next grouped commit.
+    statuses: mpsc::Sender<StatusWrite>,
 }
 
 impl PgStore {
@@ -112,7 +123,9 @@ impl PgStore {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options);
         MIGRATOR.run(&pool).await?;
-        let store = Self { pool };
+        let (statuses, queue) = mpsc::channel(STATUS_QUEUE);
+        tokio::spawn(commit_statuses(pool.clone(), queue));
+        let store = Self { pool, statuses };
         store.seed_if_fresh().await?;
         Ok(store)
     }
@@ -396,6 +409,58 @@ const UPSERT_STATUS_CONFLICT: &str = " ON CONFLICT (user_id) DO UPDATE SET statu
      on_phone = excluded.on_phone, on_phone_changed = excluded.on_phone_changed";
 
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
+
+/// Writes queued status changes, as many as are waiting (up to [`MAX_GROUP`]) in one
+/// transaction: one flush to disk and one hold of the event log's lock acknowledge them all.
+/// Each change is answered once its group is committed. A user's changes never share a group
+/// out of order: the caller holds the user's lock until its change is answered.
+async fn commit_statuses(pool: PgPool, mut queue: mpsc::Receiver<StatusWrite>) {
+    while let Some(first) = queue.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        match write_group(&pool, &group).await {
+            Ok(outcomes) => {
+                for ((_, _, done), outcome) in group.into_iter().zip(outcomes) {
+                    let _ = done.send(outcome);
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, changes = group.len(), "a grouped status commit failed");
+                let message = err.to_string();
+                for (_, _, done) in group {
+                    let _ = done.send(Err(StoreError::GroupCommit(message.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// One transaction for a group: each change is written only if its user exists (the user row
+/// is locked meanwhile, so a concurrent deletion cannot break the foreign key and abort the
+/// others); its cause goes into its log entry (trigger `ctid_log_status`).
+async fn write_group(pool: &PgPool, group: &[StatusWrite]) -> Result<Vec<StoreResult<()>>, sqlx::Error> {
+    let sql = format!(
+        "{UPSERT_STATUS}SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+         WHERE EXISTS (SELECT 1 FROM users WHERE id = $1 FOR KEY SHARE){UPSERT_STATUS_CONFLICT}"
+    );
+    let mut tx = pool.begin().await?;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for (status, cause, _) in group {
+        sqlx::query("SELECT set_config('ctid.cause', $1, true)")
+            .bind(cause.as_deref().unwrap_or_default())
+            .execute(&mut *tx)
+            .await?;
+        let done = bind_user_status(sqlx::query(&sql), status).execute(&mut *tx).await?;
+        outcomes.push(not_found_if_none(done.rows_affected()));
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
 
 /// Binds a status's members, in the column order of [`UPSERT_STATUS`].
 fn bind_user_status<'q>(query: PgQuery<'q>, s: &'q UserStatus) -> PgQuery<'q> {
@@ -724,35 +789,16 @@ impl Store for PgStore {
     }
 
     async fn save_user_status(&self, status: &UserStatus) -> StoreResult<()> {
-        // One statement, so its own transaction: written only if the user exists. A user
-        // deleted after that test breaks the foreign key: also `NotFound`.
-        let sql = format!(
-            "{UPSERT_STATUS}SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
-             WHERE EXISTS (SELECT 1 FROM users WHERE id = $1){UPSERT_STATUS_CONFLICT}"
-        );
-        let done = bind_user_status(sqlx::query(&sql), status).execute(&self.pool).await.map_err(|e| {
-            if violated(&e) == Some(USER_STATUS_FK) { StoreError::NotFound } else { StoreError::Backend(e) }
-        })?;
-        not_found_if_none(done.rows_affected())
+        self.save_user_status_for(status, None).await
     }
 
     async fn save_user_status_for(&self, status: &UserStatus, cause: Option<&str>) -> StoreResult<()> {
-        let Some(cause) = cause else {
-            return self.save_user_status(status).await;
-        };
-        // The cause goes into the change's log entry (trigger `ctid_log_status`).
-        let sql = format!(
-            "{UPSERT_STATUS}SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
-             WHERE EXISTS (SELECT 1 FROM users WHERE id = $1){UPSERT_STATUS_CONFLICT}"
-        );
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT set_config('ctid.cause', $1, true)").bind(cause).execute(&mut *tx).await?;
-        let done = bind_user_status(sqlx::query(&sql), status).execute(&mut *tx).await.map_err(|e| {
-            if violated(&e) == Some(USER_STATUS_FK) { StoreError::NotFound } else { StoreError::Backend(e) }
-        })?;
-        not_found_if_none(done.rows_affected())?;
-        tx.commit().await?;
-        Ok(())
+        let (done, outcome) = oneshot::channel();
+        self.statuses
+            .send((status.clone(), cause.map(str::to_string), done))
+            .await
+            .map_err(|_| StoreError::GroupCommit("the status writer has stopped".into()))?;
+        outcome.await.map_err(|_| StoreError::GroupCommit("the status writer has stopped".into()))?
     }
 
     async fn list_cti_profiles(&self) -> StoreResult<Vec<CtiProfile>> {
