@@ -88,7 +88,7 @@ struct SessionTopic {
 }
 
 /// A `user_statuses` row as the log carries it.
-#[derive(Clone, serde::Deserialize)]
+#[derive(serde::Deserialize)]
 struct StatusRow {
     user_id: i64,
     status_id: String,
@@ -315,17 +315,20 @@ impl Presence {
         let payload = event.payload.as_deref().unwrap_or_default();
         match (event.kind.as_str(), event.user_id) {
             ("status", Some(user)) => {
-                let change = serde_json::from_str::<StatusEvent>(payload);
+                let (status, cause) = match serde_json::from_str::<StatusEvent>(payload) {
+                    Ok(change) => (Some(change.status.into_status()), change.cause),
+                    Err(_) => (None, None),
+                };
                 {
                     // Published as committed, not as read later: every instance sends the same.
                     let _guard = self.user_lock(user).await;
-                    match &change {
-                        Ok(change) => self.store.remember_status(&change.status.clone().into_status()),
-                        Err(_) => self.store.forget(Forget::Status(user)),
+                    match &status {
+                        Some(status) => self.store.remember_status(status),
+                        None => self.store.forget(Forget::Status(user)),
                     }
                     self.publish_status(user).await;
                 }
-                if let Ok(StatusEvent { cause: Some(cause), .. }) = change
+                if let Some(cause) = cause
                     && let Some(session) = self.sessions.get(&cause.session)
                 {
                     session.mailbox.push(Kind::Other, wire::async_completed(&cause.request, None).into());

@@ -181,11 +181,12 @@ pub async fn heartbeat(_session: IcwsSession) -> StatusCode {
     StatusCode::OK
 }
 
-/// Takes the session's ready messages, building a due snapshot first.
+/// Takes the session's ready messages, building a due snapshot first, and records the last
+/// one handed out (where other instances read the same session's messages).
 async fn take(presence: &Presence, session: &Session, resume_after: Option<u64>) -> (Vec<(u64, Arc<str>)>, bool) {
     let mut messages = Vec::new();
     let mut resume = resume_after;
-    loop {
+    let closed = loop {
         let batch = session.mailbox.take(resume.take());
         messages.extend(batch.messages);
         match batch.snapshot_slot {
@@ -193,9 +194,16 @@ async fn take(presence: &Presence, session: &Session, resume_after: Option<u64>)
                 let snapshot = presence.snapshot(session).await;
                 session.mailbox.fill(slot, snapshot.map(Into::into));
             }
-            None => return (messages, batch.closed),
+            None => break batch.closed,
         }
+    };
+    if let Some((last, _)) = messages.last()
+        && let Err(err) = presence.record_drained(session, *last).await
+    {
+        // Handed out anyway: another instance may hand some of them out again, none is lost.
+        tracing::warn!(error = ?err, "cannot record the messages handed out");
     }
+    (messages, closed)
 }
 
 /// Pending messages: a JSON array (drained, `[]` when empty), or with
@@ -218,23 +226,14 @@ pub async fn messages(
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.to_ascii_lowercase().contains("text/event-stream"));
-    if wants_stream {
-        let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
-        if let Err(err) = state.presence.sync_mailbox(&session).await {
-            return IcwsError::from(err).into_response();
-        }
-        return Sse::new(event_stream(state.presence.clone(), session, resume)).into_response();
-    }
     if let Err(err) = state.presence.sync_mailbox(&session).await {
         return IcwsError::from(err).into_response();
     }
-    let (messages, _) = take(&state.presence, &session, None).await;
-    if let Some((last, _)) = messages.last()
-        && let Err(err) = state.presence.record_drained(&session, *last).await
-    {
-        // Handed out anyway: another instance may hand some of them out again, none is lost.
-        tracing::warn!(error = ?err, "cannot record what a poll handed out");
+    if wants_stream {
+        let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
+        return Sse::new(event_stream(state.presence.clone(), session, resume)).into_response();
     }
+    let (messages, _) = take(&state.presence, &session, None).await;
     let mut body = String::with_capacity(2 + messages.iter().map(|(_, m)| m.len() + 1).sum::<usize>());
     body.push('[');
     for (i, (_, message)) in messages.iter().enumerate() {
@@ -284,12 +283,6 @@ fn event_stream(
             tokio::pin!(changed);
             changed.as_mut().enable();
             let (messages, closed) = take(&st.presence, &st.session, st.resume.take()).await;
-            if let Some((last, _)) = messages.last()
-                && let Err(err) = st.presence.record_drained(&st.session, *last).await
-            {
-                // Delivered anyway; another instance may hand some of them out again.
-                tracing::warn!(error = ?err, "cannot record what an event stream delivered");
-            }
             st.ready.extend(messages.into_iter().map(|(id, m)| Event::default().id(id.to_string()).data(&*m)));
             if closed {
                 st.finished = true;
