@@ -254,7 +254,8 @@ fn host_name() -> String {
 async fn serve(args: ServeArgs) -> Result<(), String> {
     init_tracing(args.log_format);
     tracing::info!(database = %args.database.database, "opening the store");
-    let store: Arc<dyn Store> = Arc::new(CachedStore::new(open(&args.database.database).await?));
+    let cache = Arc::new(CachedStore::new(open(&args.database.database).await?));
+    let store: Arc<dyn Store> = cache.clone();
     let admin_password = args.admin_password.as_ref().map(Secret::expose).filter(|p| !p.is_empty());
     match webservice_users::bootstrap_admin(store.as_ref(), admin_password).await {
         Ok(Some(generated)) => eprintln!("ctid: created web-service user admin with password {generated}"),
@@ -295,6 +296,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let idle_timeout = presence.idle_timeout;
     let state = AppState::with_log(store.clone(), args.trusted_proxy, presence, log.clone());
     let follower = tokio::spawn(state.presence.clone().follow_log());
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match cache.warm().await {
+            Ok(users) => tracing::info!(users, elapsed_ms = started.elapsed().as_millis(), "user cache warm"),
+            Err(err) => tracing::warn!(error = %err, "warming the user cache failed; users are read on demand"),
+        }
+    });
     let sweeper = tokio::spawn(sweep(state.presence.clone(), args.max_call_age, idle_timeout));
     let purger = log.map(|log| tokio::spawn(purge(log, std::time::Duration::from_secs(args.event_retention))));
     let presence = state.presence.clone();

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 
-use super::{ActiveCall, Forget, ImportedUser, Store, StoreResult};
+use super::{ActiveCall, Forget, ImportedUser, Store, StoreResult, StoredUser};
 use crate::domain::cti_profile::{CtiProfile, CtiProfileFields};
 use crate::domain::listing::UserListQuery;
 use crate::domain::presence::UserStatus;
@@ -87,6 +87,44 @@ impl CachedStore {
         change(&mut entries);
     }
 
+    /// Reads every user, with its login hash and status, into the cache, a page at a time,
+    /// so that the first request about each user does not wait for the store. Runs beside
+    /// the server: a page that a write overtook is read again (a few times at most, then
+    /// left to be read on demand); an entry a request filled meanwhile is kept.
+    /// Returns how many users were cached.
+    pub async fn warm(&self) -> StoreResult<usize> {
+        const PAGE: u32 = 2_000;
+        const TRIES: usize = 3;
+        let (mut after, mut cached) = (0, 0);
+        loop {
+            let mut page = Vec::new();
+            for _ in 0..TRIES {
+                let epoch = self.epoch();
+                page = self.inner.load_users(after, PAGE).await?;
+                let mut entries = self.write();
+                if entries.epoch != epoch {
+                    continue;
+                }
+                for stored in &page {
+                    let id = stored.user.id;
+                    if !entries.users.contains_key(&id) {
+                        let hash = Some(stored.password_hash.clone());
+                        entries.remember_user(Arc::new(CachedUser { user: stored.user.clone(), hash }));
+                    }
+                    if let Some(status) = &stored.status {
+                        entries.statuses.entry(id).or_insert_with(|| status.clone());
+                    }
+                }
+                cached += page.len();
+                break;
+            }
+            match page.last() {
+                Some(last) if page.len() == PAGE as usize => after = last.user.id,
+                _ => return Ok(cached),
+            }
+        }
+    }
+
     /// Stores what a read found, unless a write came in between.
     fn fill(&self, epoch: u64, change: impl FnOnce(&mut Entries)) {
         let mut entries = self.write();
@@ -133,6 +171,10 @@ impl Store for CachedStore {
         let entry = Arc::new(CachedUser { user: user.clone(), hash: Some(hash.clone()) });
         self.fill(epoch, |e| e.remember_user(entry));
         Ok((user, hash))
+    }
+
+    async fn load_users(&self, after_id: i64, limit: u32) -> StoreResult<Vec<StoredUser>> {
+        self.inner.load_users(after_id, limit).await
     }
 
     async fn create_user(&self, fields: &UserFields, password_hash: Option<&str>, now: i64) -> StoreResult<User> {

@@ -67,6 +67,15 @@ pub struct ImportedUser {
     pub cti_profile_id: Option<i64>,
 }
 
+/// A user as a login reads it, with its status: what a cache holds of one user.
+#[derive(Debug, Clone)]
+pub struct StoredUser {
+    pub user: User,
+    pub password_hash: Option<String>,
+    /// `None` only if the user has no status row.
+    pub status: Option<UserStatus>,
+}
+
 /// A call that has not ended, with its line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveCall {
@@ -99,6 +108,9 @@ pub trait Store: Send + Sync + 'static {
     async fn get_user(&self, id: i64) -> StoreResult<User>;
     /// The user with this username (case-insensitive) and its password hash.
     async fn find_user_login(&self, username: &str) -> StoreResult<(User, Option<String>)>;
+    /// Up to `limit` users with an id above `after_id`, in id order, with their password hash
+    /// and status (reads a whole user base in pages, to warm a cache).
+    async fn load_users(&self, after_id: i64, limit: u32) -> StoreResult<Vec<StoredUser>>;
     /// Creates the user with its initial presence (`Available` since `now`).
     async fn create_user(&self, fields: &UserFields, password_hash: Option<&str>, now: i64) -> StoreResult<User>;
     /// Creates many users in one transaction: all or none.

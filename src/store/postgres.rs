@@ -19,7 +19,7 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{ActiveCall, Conflict, ImportedUser, Store, StoreError, StoreResult};
+use super::{ActiveCall, Conflict, ImportedUser, Store, StoreError, StoreResult, StoredUser};
 use crate::domain::cti_profile::{self, AllowedStatuses, ChangeScope, CtiProfile, CtiProfileFields, ViewScope};
 use crate::domain::listing::{Direction, UserListQuery, UserOrder};
 use crate::domain::presence::{Until, UserStatus};
@@ -76,6 +76,9 @@ impl Serial {
 
 const USER_COLUMNS: &str = "id, firstname, lastname, caller_id, outgoing_caller_id, username, music_on_hold, \
      mobile_phone_number, userfield, timezone, language, description, preprocess_subroutine, cti_profile_id";
+
+const USER_STATUS_COLUMNS: &str = "user_id, status_id, notes, forward_number, until_at, has_date, has_time, \
+     status_changed, on_phone, on_phone_changed";
 
 const STATUS_COLUMNS: &str = "status_id, message_text, icon_uri, group_tag, can_have_date, can_have_time, \
      can_have_forward_number, is_do_not_disturb_status, is_selectable_status, is_persistent_status, \
@@ -520,6 +523,23 @@ fn bind_attributes<'q>(query: PgQuery<'q>, s: &'q StatusMessage) -> PgQuery<'q> 
         .bind(encode(&s.system_id))
 }
 
+fn user_status_from_row(row: &PgRow) -> StoreResult<UserStatus> {
+    let until_at: Option<i64> = row.try_get("until_at")?;
+    Ok(UserStatus {
+        user_id: row.try_get("user_id")?,
+        status_id: text(row, "status_id")?,
+        notes: opt_text(row, "notes")?,
+        forward_number: opt_text(row, "forward_number")?,
+        until: match until_at {
+            Some(at) => Some(Until { at, has_date: row.try_get("has_date")?, has_time: row.try_get("has_time")? }),
+            None => None,
+        },
+        status_changed: row.try_get("status_changed")?,
+        on_phone: row.try_get("on_phone")?,
+        on_phone_changed: row.try_get("on_phone_changed")?,
+    })
+}
+
 fn user_from_row(row: &PgRow) -> StoreResult<User> {
     Ok(User {
         id: row.try_get("id")?,
@@ -679,6 +699,27 @@ impl Store for PgStore {
         Ok((user_from_row(&row)?, opt_text(&row, "password_hash")?))
     }
 
+    async fn load_users(&self, after_id: i64, limit: u32) -> StoreResult<Vec<StoredUser>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, password_hash, {USER_STATUS_COLUMNS} FROM users \
+             LEFT JOIN user_statuses ON user_statuses.user_id = users.id WHERE id > $1 ORDER BY id LIMIT $2"
+        ))
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let has_status = row.try_get::<Option<i64>, _>("user_id")?.is_some();
+                Ok(StoredUser {
+                    user: user_from_row(row)?,
+                    password_hash: opt_text(row, "password_hash")?,
+                    status: if has_status { Some(user_status_from_row(row)?) } else { None },
+                })
+            })
+            .collect()
+    }
+
     async fn create_user(&self, f: &UserFields, password_hash: Option<&str>, now: i64) -> StoreResult<User> {
         let mut tx = self.pool.begin().await?;
         let id = last_id(&mut tx, Serial::Users).await? + 1;
@@ -764,28 +805,12 @@ impl Store for PgStore {
     }
 
     async fn get_user_status(&self, user_id: i64) -> StoreResult<UserStatus> {
-        let row = sqlx::query(
-            "SELECT user_id, status_id, notes, forward_number, until_at, has_date, has_time, status_changed, \
-             on_phone, on_phone_changed FROM user_statuses WHERE user_id = $1",
-        )
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let until_at: Option<i64> = row.try_get("until_at")?;
-        Ok(UserStatus {
-            user_id: row.try_get("user_id")?,
-            status_id: text(&row, "status_id")?,
-            notes: opt_text(&row, "notes")?,
-            forward_number: opt_text(&row, "forward_number")?,
-            until: match until_at {
-                Some(at) => Some(Until { at, has_date: row.try_get("has_date")?, has_time: row.try_get("has_time")? }),
-                None => None,
-            },
-            status_changed: row.try_get("status_changed")?,
-            on_phone: row.try_get("on_phone")?,
-            on_phone_changed: row.try_get("on_phone_changed")?,
-        })
+        let row = sqlx::query(&format!("SELECT {USER_STATUS_COLUMNS} FROM user_statuses WHERE user_id = $1"))
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        user_status_from_row(&row)
     }
 
     async fn save_user_status(&self, status: &UserStatus) -> StoreResult<()> {

@@ -8,7 +8,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{ActiveCall, Conflict, ImportedUser, Store, StoreError, StoreResult};
+use super::{ActiveCall, Conflict, ImportedUser, Store, StoreError, StoreResult, StoredUser};
 use crate::domain::cti_profile::{self, AllowedStatuses, ChangeScope, CtiProfile, CtiProfileFields, ViewScope};
 use crate::domain::listing::{Direction, UserListQuery, UserOrder};
 use crate::domain::presence::{Until, UserStatus};
@@ -35,6 +35,9 @@ const STATUS_QUEUE: usize = 8192;
 
 const USER_COLUMNS: &str = "id, firstname, lastname, caller_id, outgoing_caller_id, username, music_on_hold, \
      mobile_phone_number, userfield, timezone, language, description, preprocess_subroutine, cti_profile_id";
+
+const USER_STATUS_COLUMNS: &str = "user_id, status_id, notes, forward_number, until_at, has_date, has_time, \
+     status_changed, on_phone, on_phone_changed";
 
 const STATUS_COLUMNS: &str = "status_id, message_text, icon_uri, group_tag, can_have_date, can_have_time, \
      can_have_forward_number, is_do_not_disturb_status, is_selectable_status, is_persistent_status, \
@@ -297,6 +300,23 @@ fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
     })
 }
 
+fn user_status_from_row(row: &SqliteRow) -> StoreResult<UserStatus> {
+    let until_at: Option<i64> = row.try_get("until_at")?;
+    Ok(UserStatus {
+        user_id: row.try_get("user_id")?,
+        status_id: row.try_get("status_id")?,
+        notes: row.try_get("notes")?,
+        forward_number: row.try_get("forward_number")?,
+        until: match until_at {
+            Some(at) => Some(Until { at, has_date: row.try_get("has_date")?, has_time: row.try_get("has_time")? }),
+            None => None,
+        },
+        status_changed: row.try_get("status_changed")?,
+        on_phone: row.try_get("on_phone")?,
+        on_phone_changed: row.try_get("on_phone_changed")?,
+    })
+}
+
 fn status_from_row(row: &SqliteRow) -> StoreResult<StatusMessage> {
     Ok(StatusMessage {
         status_id: row.try_get("status_id")?,
@@ -402,6 +422,27 @@ impl Store for SqliteStore {
         Ok((user_from_row(&row)?, row.try_get("password_hash")?))
     }
 
+    async fn load_users(&self, after_id: i64, limit: u32) -> StoreResult<Vec<StoredUser>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, password_hash, {USER_STATUS_COLUMNS} FROM users \
+             LEFT JOIN user_statuses ON user_statuses.user_id = users.id WHERE id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(after_id)
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let has_status = row.try_get::<Option<i64>, _>("user_id")?.is_some();
+                Ok(StoredUser {
+                    user: user_from_row(row)?,
+                    password_hash: row.try_get("password_hash")?,
+                    status: if has_status { Some(user_status_from_row(row)?) } else { None },
+                })
+            })
+            .collect()
+    }
+
     async fn create_user(&self, f: &UserFields, password_hash: Option<&str>, now: i64) -> StoreResult<User> {
         let mut tx = self.writer.begin().await?;
         let id = insert_user(&mut tx, f, password_hash, None, now).await?;
@@ -476,28 +517,12 @@ impl Store for SqliteStore {
     }
 
     async fn get_user_status(&self, user_id: i64) -> StoreResult<UserStatus> {
-        let row = sqlx::query(
-            "SELECT user_id, status_id, notes, forward_number, until_at, has_date, has_time, status_changed, \
-             on_phone, on_phone_changed FROM user_statuses WHERE user_id = ?",
-        )
-        .bind(user_id)
-        .fetch_optional(&self.reader)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        let until_at: Option<i64> = row.try_get("until_at")?;
-        Ok(UserStatus {
-            user_id: row.try_get("user_id")?,
-            status_id: row.try_get("status_id")?,
-            notes: row.try_get("notes")?,
-            forward_number: row.try_get("forward_number")?,
-            until: match until_at {
-                Some(at) => Some(Until { at, has_date: row.try_get("has_date")?, has_time: row.try_get("has_time")? }),
-                None => None,
-            },
-            status_changed: row.try_get("status_changed")?,
-            on_phone: row.try_get("on_phone")?,
-            on_phone_changed: row.try_get("on_phone_changed")?,
-        })
+        let row = sqlx::query(&format!("SELECT {USER_STATUS_COLUMNS} FROM user_statuses WHERE user_id = ?"))
+            .bind(user_id)
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        user_status_from_row(&row)
     }
 
     async fn save_user_status(&self, status: &UserStatus) -> StoreResult<()> {
