@@ -250,3 +250,42 @@ async fn users_are_imported_from_csv_all_or_nothing() {
     let status = app.icws(reqwest::Method::GET, &login, "/status/user-statuses/ann", None).await;
     assert_eq!(status.json()["statusId"], "Available");
 }
+
+/// At start the server reads every user into its cache, in pages, beside serving requests:
+/// all of them are cached, and changes made meanwhile are not undone by the warm-up.
+#[tokio::test]
+async fn a_started_server_caches_every_user_without_undoing_changes() {
+    const USERS: usize = 4_500;
+    let dir = tempfile::tempdir().expect("dir");
+    let url = database_url(dir.path());
+    let csv = dir.path().join("users.csv");
+    let mut text = String::from("firstname,lastname,username,password,cti_profile_id\n");
+    text.push_str("Sue,Visor,u0,u0-pass,1\n");
+    for i in 1..USERS {
+        text.push_str(&format!("First{i},Last{i},u{i},,2\n"));
+    }
+    std::fs::write(&csv, text).expect("write");
+    let out = ctid(&["user", "import", csv.to_str().expect("path"), "--database", &url]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let app = TestApp::spawn_on(dir, &url, &[], &[("CTID_LOG", "info")]).await;
+    let last = format!("u{}", USERS - 1);
+    let last_id = USERS as i64;
+    let login = app.icws_login("u0", "u0-pass").await;
+    app.set_status(&login, &last, json!({"statusId": "At Lunch", "notes": "back at two"})).await;
+    let moved = app.put(&format!("/1.1/users/{}/cti_profile", last_id - 1), r#"{"cti_profile_id": 1}"#).await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+
+    let line = app.log_line("user cache warm", Duration::from_secs(30)).expect("the warm-up is logged");
+    assert!(line.contains(&format!("users={USERS}")), "{line}");
+    let status = app.icws(reqwest::Method::GET, &login, &format!("/status/user-statuses/{last}"), None).await;
+    assert_eq!(status.status, 200, "{}", status.body);
+    assert_eq!(status.json()["statusId"], "At Lunch");
+    assert_eq!(status.json()["notes"], "back at two");
+    let association = app.get(&format!("/1.1/users/{}/cti_profile", last_id - 1)).await;
+    assert_eq!(association.json()["cti_profile_id"], 1);
+    let user = app.get(&format!("/1.1/users/{last_id}")).await;
+    assert_eq!(user.json()["username"], last.as_str());
+    let middle = app.icws(reqwest::Method::GET, &login, "/status/user-statuses/u2500", None).await;
+    assert_eq!(middle.json()["statusId"], "Available");
+}

@@ -52,7 +52,7 @@ pub struct TestApp {
     pub addr: String,
     pub client: reqwest::Client,
     child: Child,
-    _stderr: std::sync::Mutex<mpsc::Receiver<String>>,
+    stderr: std::sync::Mutex<mpsc::Receiver<String>>,
     /// Holds the SQLite files, or notes the PostgreSQL database to drop, when `database_url` made
     /// the database in it.
     dir: tempfile::TempDir,
@@ -218,7 +218,19 @@ impl TestApp {
             seen.push(line);
         };
         let client = reqwest::Client::builder().no_proxy().build().expect("client");
-        Self { addr, client, child, _stderr: std::sync::Mutex::new(rx), dir }
+        Self { addr, client, child, stderr: std::sync::Mutex::new(rx), dir }
+    }
+
+    /// The first line the server logs from now on that contains `needle`, within `within`.
+    pub fn log_line(&self, needle: &str, within: Duration) -> Option<String> {
+        let lines = self.stderr.lock().expect("stderr");
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let line = lines.recv_timeout(deadline.checked_duration_since(std::time::Instant::now())?).ok()?;
+            if line.contains(needle) {
+                return Some(line);
+            }
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
