@@ -132,6 +132,39 @@ fn status_put_requests(addr: &str, sessions: Arc<Vec<Session>>) -> MakeRequest {
     })
 }
 
+/// The rows of scenarios A, B and C.
+fn abc_rows(
+    a: &Stats,
+    b: &Stats,
+    c: &Stats,
+    base_a: &Stats,
+    base_b: &Stats,
+    base_c: &Stats,
+    database: &str,
+) -> Vec<Row> {
+    let ms = |s: &Stats, q: f64| s.quantile_ms(q);
+    let store = if database.starts_with("postgres") { "PostgreSQL" } else { "SQLite" };
+    vec![
+        row("A GET /1.1/users/{id}/cti_profile throughput", a.throughput(), "req/s", Some(base_a.throughput())),
+        row("A p50", ms(a, 0.5), "ms", Some(ms(base_a, 0.5))),
+        row("A p99", ms(a, 0.99), "ms", Some(ms(base_a, 0.99))),
+        row(
+            "B GET /icws/{sid}/status/user-statuses/{u} throughput",
+            b.throughput(),
+            "req/s",
+            Some(base_b.throughput()),
+        ),
+        row("B p99", ms(b, 0.99), "ms", Some(ms(base_b, 0.99))),
+        row(
+            &format!("C PUT user-statuses, committed ({store}) throughput"),
+            c.throughput(),
+            "changes/s",
+            Some(base_c.throughput()),
+        ),
+        row("C p99", ms(c, 0.99), "ms", Some(ms(base_c, 0.99))),
+    ]
+}
+
 async fn logins(addr: &str, count: usize, users: usize, concurrency: usize) -> Result<Vec<Session>, String> {
     let mut sessions = Vec::with_capacity(count);
     let mut next = 0;
@@ -150,7 +183,8 @@ async fn logins(addr: &str, count: usize, users: usize, concurrency: usize) -> R
     Ok(sessions)
 }
 
-async fn run(ctid: &str, sizes: &Sizes, database: Option<String>) -> Result<Vec<Row>, String> {
+async fn run(ctid: &str, sizes: &Sizes, database: Option<String>, only: &str) -> Result<Vec<Row>, String> {
+    let wanted = |scenario: char| only.is_empty() || only.contains(scenario);
     let mut rows = Vec::new();
     let dir = std::env::temp_dir().join(format!("ctid-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -233,22 +267,38 @@ async fn run(ctid: &str, sizes: &Sizes, database: Option<String>) -> Result<Vec<
     let cold = started.elapsed();
 
     // A.
-    let a = load::run(&addr, CONNECTIONS, sizes.duration, association_requests(&addr, sizes.users)).await;
+    let a = if wanted('A') {
+        eprintln!("scenario A");
+        load::run(&addr, CONNECTIONS, sizes.duration, association_requests(&addr, sizes.users)).await
+    } else {
+        Stats::default()
+    };
     let idle_rss = process::rss(pid);
 
     // B and C, one session per connection.
     let sessions = Arc::new(logins(&addr, CONNECTIONS, sizes.login_users, 8).await?);
-    let b =
-        load::run(&addr, CONNECTIONS, sizes.duration, status_get_requests(&addr, sessions.clone(), sizes.users)).await;
-    let c = load::run(
-        &addr,
-        CONNECTIONS.min(sizes.login_users),
-        sizes.duration,
-        status_put_requests(&addr, sessions.clone()),
-    )
-    .await;
+    let b = if wanted('B') {
+        eprintln!("scenario B");
+        load::run(&addr, CONNECTIONS, sizes.duration, status_get_requests(&addr, sessions.clone(), sizes.users)).await
+    } else {
+        Stats::default()
+    };
+    let c = if wanted('C') {
+        eprintln!("scenario C");
+        let requests = status_put_requests(&addr, sessions.clone());
+        load::run(&addr, CONNECTIONS.min(sizes.login_users), sizes.duration, requests).await
+    } else {
+        Stats::default()
+    };
+    if !(wanted('D') || wanted('E') || wanted('F')) {
+        let mut rows = abc_rows(&a, &b, &c, &base_a, &base_b, &base_c, &database);
+        rows.retain(|r| r.figure.chars().next().is_some_and(wanted));
+        rows.push(row(&format!("G cold start, {} users", sizes.users), cold.as_secs_f64() * 1000.0, "ms", None));
+        return Ok(rows);
+    }
 
     // F: a login storm while GETs go on.
+    eprintln!("scenario F");
     let storm_started = Instant::now();
     let storm = {
         let addr = addr.clone();
@@ -267,6 +317,7 @@ async fn run(ctid: &str, sizes: &Sizes, database: Option<String>) -> Result<Vec<
     drop(stormed);
 
     // E and D: many sessions, then the fan-out to their event streams.
+    eprintln!("scenarios E and D");
     let before_sessions = process::rss(pid);
     let many = logins(&addr, sizes.sessions, sizes.login_users, 64).await?;
     let with_sessions = process::rss(pid);
@@ -276,24 +327,7 @@ async fn run(ctid: &str, sizes: &Sizes, database: Option<String>) -> Result<Vec<
     let with_streams = process::rss(pid);
 
     let ms = |s: &Stats, q: f64| s.quantile_ms(q);
-    rows.push(row("A GET /1.1/users/{id}/cti_profile throughput", a.throughput(), "req/s", Some(base_a.throughput())));
-    rows.push(row("A p50", ms(&a, 0.5), "ms", Some(ms(&base_a, 0.5))));
-    rows.push(row("A p99", ms(&a, 0.99), "ms", Some(ms(&base_a, 0.99))));
-    rows.push(row(
-        "B GET /icws/{sid}/status/user-statuses/{u} throughput",
-        b.throughput(),
-        "req/s",
-        Some(base_b.throughput()),
-    ));
-    rows.push(row("B p99", ms(&b, 0.99), "ms", Some(ms(&base_b, 0.99))));
-    let store = if database.starts_with("postgres") { "PostgreSQL" } else { "SQLite" };
-    rows.push(row(
-        &format!("C PUT user-statuses, committed ({store}) throughput"),
-        c.throughput(),
-        "changes/s",
-        Some(base_c.throughput()),
-    ));
-    rows.push(row("C p99", ms(&c, 0.99), "ms", Some(ms(&base_c, 0.99))));
+    rows.extend(abc_rows(&a, &b, &c, &base_a, &base_b, &base_c, &database));
     rows.push(row(
         &format!("D fan-out to {} streams: p50 send→receipt", many.len()),
         d.latency.quantile_ms(0.5),
@@ -341,7 +375,7 @@ async fn main() -> std::process::ExitCode {
     let ctid = args.iter().position(|a| a == "--ctid").and_then(|i| args.get(i + 1)).cloned();
     let Some(ctid) = ctid else {
         eprintln!(
-            "usage: ctid-bench --ctid PATH [--smoke] [--database URL] [--sessions N] [--fanout-rate N] [--fanout-seconds N]\n       ctid-bench baseline --listen ADDR"
+            "usage: ctid-bench --ctid PATH [--smoke] [--database URL] [--sessions N] [--fanout-rate N] [--fanout-seconds N] [--only ABC]\n       ctid-bench baseline --listen ADDR"
         );
         return std::process::ExitCode::FAILURE;
     };
@@ -357,7 +391,8 @@ async fn main() -> std::process::ExitCode {
         sizes.fanout_duration = Duration::from_secs(n);
     }
     let database = args.iter().position(|a| a == "--database").and_then(|i| args.get(i + 1)).cloned();
-    match run(&ctid, &sizes, database).await {
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned().unwrap_or_default();
+    match run(&ctid, &sizes, database, &only.to_uppercase()).await {
         Ok(rows) => {
             print_table(&rows);
             std::process::ExitCode::SUCCESS

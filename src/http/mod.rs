@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use tower::ServiceBuilder;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -28,15 +29,26 @@ use crate::store::log::EventLog;
 /// Time a client gets to send a whole request body.
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// What every handler can reach.
+/// What every handler can reach: one shared value, so the clone each request and layer makes
+/// is a single reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub store: Arc<dyn Store>,
     pub webservice_auth: Arc<WebserviceAuth>,
     /// Peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: Arc<[IpAddr]>,
     pub server_name: Arc<str>,
     pub presence: Arc<Presence>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -51,31 +63,49 @@ impl AppState {
         presence: PresenceSettings,
         log: Option<EventLog>,
     ) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             server_name: presence.server_name.clone().into(),
             presence: Arc::new(Presence::with_log(store.clone(), presence, log)),
             webservice_auth: Arc::new(WebserviceAuth::new(store.clone())),
             store,
             trusted_proxies: trusted_proxies.into(),
-        }
+        }))
     }
 }
 
 /// The whole HTTP application: both APIs and the OpenAPI document.
 pub fn build_router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/openapi.json", get(openapi::serve))
         .route("/health", get(health::health))
         .merge(console::router())
-        .nest("/1.1", xivo::router(state.clone()))
-        .nest("/icws", icws::router())
+        .nest_service("/1.1", xivo::router(state.clone()))
+        .nest_service("/icws", icws::router(state.clone()))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn(security::headers))
-        .layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT))
-        .layer(request_id::layer())
-        .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
-        .layer(request_id::propagate())
-        .with_state(state)
+        .with_state(state);
+    behind(
+        routes,
+        ServiceBuilder::new()
+            .layer(request_id::propagate())
+            .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
+            .layer(request_id::layer())
+            .layer(axum::middleware::from_fn(security::headers))
+            .layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT)),
+    )
+}
+
+/// `routes` behind `layers` (outermost first), applied once around the whole router:
+/// `Router::layer` wraps every route instead, which costs one boxed clone per layer and
+/// request.
+pub fn behind<L>(routes: Router, layers: L) -> Router
+where
+    L: tower::Layer<Router>,
+    L::Service:
+        tower::Service<axum::extract::Request, Error = std::convert::Infallible> + Clone + Send + Sync + 'static,
+    <L::Service as tower::Service<axum::extract::Request>>::Response: axum::response::IntoResponse + 'static,
+    <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
+{
+    Router::new().fallback_service(layers.layer(routes))
 }
 
 /// 404 for paths outside both APIs' routers, in the error format of the API the path names.

@@ -15,6 +15,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
@@ -22,8 +23,8 @@ use self::error::IcwsError;
 use super::AppState;
 
 /// The `/icws` routes with CORS and ICWS error bodies.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
         .route("/connection", post(connection::login))
         .route("/connection/version", get(connection::get_version))
         .route("/connection/features", get(connection::get_features))
@@ -55,10 +56,17 @@ pub fn router() -> Router<AppState> {
         .route("/{session_id}/messaging/messages", get(messaging::messages))
         .route("/{session_id}/messaging/heartbeat", post(messaging::heartbeat))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(body::MAX_BODY))
-        .layer(middleware::map_response(into_icws_error))
-        .layer(CatchPanicLayer::custom(|_| IcwsError::for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()))
-        .layer(cors())
+        .with_state(state);
+    super::behind(
+        routes,
+        ServiceBuilder::new()
+            .layer(cors())
+            .layer(CatchPanicLayer::custom(|_| {
+                IcwsError::for_status(StatusCode::INTERNAL_SERVER_ERROR).into_response()
+            }))
+            .layer(middleware::map_response(into_icws_error))
+            .layer(DefaultBodyLimit::max(body::MAX_BODY)),
+    )
 }
 
 /// Browser clients: the `Origin` is echoed with credentials, and the session headers exposed.

@@ -14,6 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use self::error::{XivoError, generic_message};
@@ -21,8 +22,8 @@ use self::resources::{cti_profiles, lines, status_messages, telephony, user_cti_
 use super::AppState;
 
 /// The `/1.1` routes with authentication, content negotiation and XiVO error bodies.
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
         .route("/users", get(users::list).post(users::create))
         .route("/users/{user_id}", get(users::get).put(users::update).delete(users::delete))
         .route(
@@ -46,14 +47,19 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/telephony/events", axum::routing::post(telephony::report))
         .route("/telephony/calls", get(telephony::active).put(telephony::resync))
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(body::MAX_BODY))
-        .layer(middleware::from_fn(negotiate::require_json))
-        .layer(middleware::from_fn_with_state(state, auth::require_webservice_user))
-        .layer(middleware::map_response(into_xivo_error))
-        .layer(CatchPanicLayer::custom(|_| {
-            XivoError::new(StatusCode::INTERNAL_SERVER_ERROR, generic_message(StatusCode::INTERNAL_SERVER_ERROR))
-                .into_response()
-        }))
+        .with_state(state.clone());
+    super::behind(
+        routes,
+        ServiceBuilder::new()
+            .layer(CatchPanicLayer::custom(|_| {
+                XivoError::new(StatusCode::INTERNAL_SERVER_ERROR, generic_message(StatusCode::INTERNAL_SERVER_ERROR))
+                    .into_response()
+            }))
+            .layer(middleware::map_response(into_xivo_error))
+            .layer(middleware::from_fn_with_state(state, auth::require_webservice_user))
+            .layer(middleware::from_fn(negotiate::require_json))
+            .layer(DefaultBodyLimit::max(body::MAX_BODY)),
+    )
 }
 
 /// 404 for any route the API does not have.
