@@ -120,7 +120,19 @@ pub struct NewSession {
 #[derive(Default)]
 struct Inner {
     by_id: HashMap<String, Arc<Session>>,
-    by_user: HashMap<i64, HashSet<String>>,
+    /// Each user's sessions, so questions about one user never walk every session.
+    by_user: HashMap<i64, Vec<Arc<Session>>>,
+}
+
+impl Inner {
+    fn remove_from_user(&mut self, session: &Arc<Session>) {
+        if let Some(list) = self.by_user.get_mut(&session.user_id) {
+            list.retain(|s| !Arc::ptr_eq(s, session));
+            if list.is_empty() {
+                self.by_user.remove(&session.user_id);
+            }
+        }
+    }
 }
 
 /// How many sessions may be open.
@@ -220,10 +232,8 @@ impl Sessions {
     pub fn prepare(&self, new: NewSession) -> Result<SessionRecord, SessionLimit> {
         let inner = self.read();
         let now = self.now_ms();
-        let live_of_user = inner
-            .by_user
-            .get(&new.user_id)
-            .map_or(0, |ids| ids.iter().filter_map(|id| inner.by_id.get(id)).filter(|s| !self.is_idle(s, now)).count());
+        let live_of_user =
+            inner.by_user.get(&new.user_id).map_or(0, |list| list.iter().filter(|s| !self.is_idle(s, now)).count());
         if live_of_user >= self.limits.per_user {
             return Err(SessionLimit::PerUser);
         }
@@ -268,8 +278,10 @@ impl Sessions {
             open_streams: AtomicUsize::new(0),
         });
         let mut inner = self.write();
-        inner.by_user.entry(record.user_id).or_default().insert(record.id.clone());
-        inner.by_id.insert(record.id, session.clone());
+        if let Some(replaced) = inner.by_id.insert(record.id, session.clone()) {
+            inner.remove_from_user(&replaced);
+        }
+        inner.by_user.entry(record.user_id).or_default().push(session.clone());
         session
     }
 
@@ -321,20 +333,15 @@ impl Sessions {
     pub fn end(&self, id: &str) -> Option<Arc<Session>> {
         let mut inner = self.write();
         let session = inner.by_id.remove(id)?;
-        if let Some(ids) = inner.by_user.get_mut(&session.user_id) {
-            ids.remove(id);
-            if ids.is_empty() {
-                inner.by_user.remove(&session.user_id);
-            }
-        }
+        inner.remove_from_user(&session);
         Some(session)
     }
 
     /// Removes every session of a user (profile removed, user deleted).
     pub fn end_user(&self, user_id: i64) -> Vec<Arc<Session>> {
         let mut inner = self.write();
-        let ids = inner.by_user.remove(&user_id).unwrap_or_default();
-        ids.iter().filter_map(|id| inner.by_id.remove(id)).collect()
+        let list = inner.by_user.remove(&user_id).unwrap_or_default();
+        list.iter().filter_map(|s| inner.by_id.remove(&s.id)).collect()
     }
 
     /// Removes sessions idle for longer than the timeout (an open stream keeps one alive).
@@ -357,20 +364,16 @@ impl Sessions {
 
     /// The open sessions of a user.
     pub fn of_user(&self, user_id: i64) -> Vec<Arc<Session>> {
-        let inner = self.read();
-        inner
-            .by_user
-            .get(&user_id)
-            .map_or_else(Vec::new, |ids| ids.iter().filter_map(|id| inner.by_id.get(id).cloned()).collect())
+        self.read().by_user.get(&user_id).cloned().unwrap_or_default()
     }
 
     /// The stations a user is logged into and whether they have any open session.
     pub fn presence_of(&self, user_id: i64) -> (Vec<String>, bool) {
         let inner = self.read();
-        let Some(ids) = inner.by_user.get(&user_id) else {
+        let Some(list) = inner.by_user.get(&user_id) else {
             return (Vec::new(), false);
         };
-        let mut stations: Vec<String> = ids.iter().filter_map(|id| inner.by_id.get(id)?.station()).collect();
+        let mut stations: Vec<String> = list.iter().filter_map(|s| s.station()).collect();
         stations.sort();
         stations.dedup();
         (stations, true)
