@@ -165,6 +165,20 @@ fn abc_rows(
     ]
 }
 
+/// The server's RSS once it stopped growing (its cache warm-up done), at most 20 s after start.
+async fn settled_rss(pid: u32) -> u64 {
+    let mut last = process::rss(pid);
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = process::rss(pid);
+        if now <= last + last / 200 {
+            return now;
+        }
+        last = now;
+    }
+    last
+}
+
 async fn logins(addr: &str, count: usize, users: usize, concurrency: usize) -> Result<Vec<Session>, String> {
     let mut sessions = Vec::with_capacity(count);
     let mut next = 0;
@@ -266,6 +280,17 @@ async fn run(ctid: &str, sizes: &Sizes, database: Option<String>, only: &str) ->
     }
     let cold = started.elapsed();
 
+    // E: memory of a fresh server once its cache is warm, then with many sessions logged in
+    // (measured first, so memory freed by earlier scenarios cannot hide what sessions take).
+    let idle_rss = settled_rss(pid).await;
+    let many = if wanted('E') || wanted('D') {
+        eprintln!("scenario E");
+        logins(&addr, sizes.sessions, sizes.login_users, 64).await?
+    } else {
+        Vec::new()
+    };
+    let with_sessions = process::rss(pid);
+
     // A.
     let a = if wanted('A') {
         eprintln!("scenario A");
@@ -273,7 +298,6 @@ async fn run(ctid: &str, sizes: &Sizes, database: Option<String>, only: &str) ->
     } else {
         Stats::default()
     };
-    let idle_rss = process::rss(pid);
 
     // B and C, one session per connection.
     let sessions = Arc::new(logins(&addr, CONNECTIONS, sizes.login_users, 8).await?);
@@ -290,68 +314,75 @@ async fn run(ctid: &str, sizes: &Sizes, database: Option<String>, only: &str) ->
     } else {
         Stats::default()
     };
-    if !(wanted('D') || wanted('E') || wanted('F')) {
-        let mut rows = abc_rows(&a, &b, &c, &base_a, &base_b, &base_c, &database);
-        rows.retain(|r| r.figure.chars().next().is_some_and(wanted));
-        rows.push(row(&format!("G cold start, {} users", sizes.users), cold.as_secs_f64() * 1000.0, "ms", None));
-        return Ok(rows);
-    }
 
     // F: a login storm while GETs go on.
-    eprintln!("scenario F");
-    let storm_started = Instant::now();
-    let storm = {
-        let addr = addr.clone();
-        let (count, users) = (sizes.logins, sizes.login_users);
-        tokio::spawn(async move { logins(&addr, count, users, 64).await })
+    let (storm_rate, during) = if wanted('F') {
+        eprintln!("scenario F");
+        let storm_started = Instant::now();
+        let storm = {
+            let addr = addr.clone();
+            let (count, users) = (sizes.logins, sizes.login_users);
+            tokio::spawn(async move { logins(&addr, count, users, 64).await })
+        };
+        let during = load::run(
+            &addr,
+            8,
+            sizes.duration.min(Duration::from_secs(5)),
+            status_get_requests(&addr, sessions.clone(), sizes.users),
+        )
+        .await;
+        let stormed = storm.await.map_err(|e| e.to_string())??;
+        (stormed.len() as f64 / storm_started.elapsed().as_secs_f64(), during)
+    } else {
+        (0.0, Stats::default())
     };
-    let during = load::run(
-        &addr,
-        8,
-        sizes.duration.min(Duration::from_secs(5)),
-        status_get_requests(&addr, sessions.clone(), sizes.users),
-    )
-    .await;
-    let stormed = storm.await.map_err(|e| e.to_string())??;
-    let storm_rate = stormed.len() as f64 / storm_started.elapsed().as_secs_f64();
-    drop(stormed);
 
-    // E and D: many sessions, then the fan-out to their event streams.
-    eprintln!("scenarios E and D");
-    let before_sessions = process::rss(pid);
-    let many = logins(&addr, sizes.sessions, sizes.login_users, 64).await?;
-    let with_sessions = process::rss(pid);
-    let fan_users: Vec<String> = (0..sizes.fanout_users).map(user_name).collect();
-    let supervisor = client::login(&addr, &user_name(0), &password(0)).await?;
-    let d = fanout::run(&addr, pid, &many, &fan_users, &supervisor, sizes.fanout_rate, sizes.fanout_duration).await?;
+    // D: the fan-out to the event streams of the sessions E opened.
+    let d = if wanted('D') {
+        eprintln!("scenario D");
+        let fan_users: Vec<String> = (0..sizes.fanout_users).map(user_name).collect();
+        let supervisor = client::login(&addr, &user_name(0), &password(0)).await?;
+        Some(fanout::run(&addr, pid, &many, &fan_users, &supervisor, sizes.fanout_rate, sizes.fanout_duration).await?)
+    } else {
+        None
+    };
     let with_streams = process::rss(pid);
 
     let ms = |s: &Stats, q: f64| s.quantile_ms(q);
-    rows.extend(abc_rows(&a, &b, &c, &base_a, &base_b, &base_c, &database));
-    rows.push(row(
-        &format!("D fan-out to {} streams: p50 send→receipt", many.len()),
-        d.latency.quantile_ms(0.5),
-        "ms",
-        None,
-    ));
-    rows.push(row("D p99", d.latency.quantile_ms(0.99), "ms", None));
-    rows.push(row("D max", d.latency.max_ms(), "ms", None));
-    rows.push(row(
-        &format!("D deltas delivered of {} expected", d.expected_deliveries),
-        d.deliveries as f64,
-        "messages",
-        None,
-    ));
-    rows.push(row("D streams missing a last state (lost)", d.stale_streams as f64, "streams", None));
-    rows.push(row(&format!("D server CPU ({} changes)", d.changes), d.server_cpu_percent, "% of 1 core", None));
-    rows.push(row("D harness CPU meanwhile (same machine)", d.harness_cpu_percent, "% of 1 core", None));
+    let abc = abc_rows(&a, &b, &c, &base_a, &base_b, &base_c, &database);
+    rows.extend(abc.into_iter().filter(|r| r.figure.chars().next().is_some_and(wanted)));
+    if let Some(d) = &d {
+        rows.push(row(
+            &format!("D fan-out to {} streams: p50 send→receipt", many.len()),
+            d.latency.quantile_ms(0.5),
+            "ms",
+            None,
+        ));
+        rows.push(row("D p99", d.latency.quantile_ms(0.99), "ms", None));
+        rows.push(row("D max", d.latency.max_ms(), "ms", None));
+        rows.push(row(
+            &format!("D deltas delivered of {} expected", d.expected_deliveries),
+            d.deliveries as f64,
+            "messages",
+            None,
+        ));
+        rows.push(row("D streams missing a last state (lost)", d.stale_streams as f64, "streams", None));
+        rows.push(row(&format!("D server CPU ({} changes)", d.changes), d.server_cpu_percent, "% of 1 core", None));
+        rows.push(row("D harness CPU meanwhile (same machine)", d.harness_cpu_percent, "% of 1 core", None));
+    }
     rows.push(row(&format!("E RSS idle, {} users", sizes.users), idle_rss as f64 / 1_048_576.0, "MiB", None));
-    let per_session = with_sessions.saturating_sub(before_sessions) as f64 / many.len().max(1) as f64;
-    rows.push(row(&format!("E per session ({} logged in)", many.len()), per_session / 1024.0, "KiB", None));
-    let per_stream = with_streams.saturating_sub(before_sessions) as f64 / many.len().max(1) as f64;
-    rows.push(row("E per session with its event stream open", per_stream / 1024.0, "KiB", None));
-    rows.push(row(&format!("F login storm ({} logins)", sizes.logins), storm_rate, "logins/s", None));
-    rows.push(row("F concurrent GET p99 during the storm", ms(&during, 0.99), "ms", Some(ms(&base_b, 0.99))));
+    if !many.is_empty() {
+        let per_session = with_sessions.saturating_sub(idle_rss) as f64 / many.len() as f64;
+        rows.push(row(&format!("E per session ({} logged in)", many.len()), per_session / 1024.0, "KiB", None));
+    }
+    if d.is_some() {
+        let per_stream = with_streams.saturating_sub(idle_rss) as f64 / many.len().max(1) as f64;
+        rows.push(row("E per session after D (stream open, backlog drained)", per_stream / 1024.0, "KiB", None));
+    }
+    if wanted('F') {
+        rows.push(row(&format!("F login storm ({} logins)", sizes.logins), storm_rate, "logins/s", None));
+        rows.push(row("F concurrent GET p99 during the storm", ms(&during, 0.99), "ms", Some(ms(&base_b, 0.99))));
+    }
     rows.push(row(&format!("G cold start, {} users", sizes.users), cold.as_secs_f64() * 1000.0, "ms", None));
     rows.push(row("errors (A+B+C)", (a.errors + b.errors + c.errors) as f64, "requests", None));
     drop(server);
