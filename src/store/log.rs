@@ -4,12 +4,14 @@
 //! makes them; presence sessions are appended here, with their row, in one transaction. Every
 //! append takes one advisory lock until commit, so sequence numbers follow commit order.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::{PgPool, Row};
+use tokio::sync::oneshot;
 
-use super::StoreResult;
+use super::{StoreError, StoreResult};
 
 /// The channel instances are woken on.
 pub const CHANNEL: &str = "ctid_events";
@@ -42,13 +44,21 @@ pub enum SessionWrite<'a> {
 #[derive(Clone)]
 pub struct EventLog {
     pool: PgPool,
+    heads: Arc<Mutex<HeadReads>>,
+}
+
+/// Callers waiting for the next read of the head, and whether a task is reading it.
+#[derive(Default)]
+struct HeadReads {
+    waiting: Vec<oneshot::Sender<Result<i64, String>>>,
+    reading: bool,
 }
 
 impl EventLog {
     /// Connects with a small pool of its own (the store's pool serves requests).
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let pool = PgPoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(2)).connect_lazy(url)?;
-        Ok(Self { pool })
+        Ok(Self { pool, heads: Arc::default() })
     }
 
     /// A listener on the wake-up channel (reconnects on its own after a failure).
@@ -59,9 +69,50 @@ impl EventLog {
     }
 
     /// The number of the last committed event (0 when the log is empty).
+    ///
+    /// Concurrent callers share reads: every caller gets the result of a read that *started
+    /// after it asked*, so it sees every change committed before it asked, and a burst of
+    /// requests costs one query per round trip instead of one each.
     pub async fn head(&self) -> StoreResult<i64> {
-        let head: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM events").fetch_one(&self.pool).await?;
-        Ok(head.unwrap_or(0))
+        let (answer, result) = oneshot::channel();
+        let start_reader = {
+            let mut heads = self.lock_heads();
+            heads.waiting.push(answer);
+            !std::mem::replace(&mut heads.reading, true)
+        };
+        if start_reader {
+            // A task of its own: a caller that gives up cannot strand the others.
+            tokio::spawn(self.clone().read_heads());
+        }
+        match result.await {
+            Ok(Ok(head)) => Ok(head),
+            Ok(Err(message)) => Err(StoreError::SharedRead(message)),
+            Err(_) => Err(StoreError::SharedRead("the head reader stopped".into())),
+        }
+    }
+
+    /// Reads the head for everyone waiting, again while callers keep arriving.
+    async fn read_heads(self) {
+        loop {
+            let waiting = {
+                let mut heads = self.lock_heads();
+                if heads.waiting.is_empty() {
+                    heads.reading = false;
+                    return;
+                }
+                std::mem::take(&mut heads.waiting)
+            };
+            let read: Result<Option<i64>, _> =
+                sqlx::query_scalar("SELECT max(seq) FROM events").fetch_one(&self.pool).await;
+            let result = read.map(|head| head.unwrap_or(0)).map_err(|err| err.to_string());
+            for answer in waiting {
+                let _ = answer.send(result.clone());
+            }
+        }
+    }
+
+    fn lock_heads(&self) -> std::sync::MutexGuard<'_, HeadReads> {
+        self.heads.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The head and the id of the last message handed to session `id`'s client.
@@ -149,12 +200,19 @@ impl EventLog {
     }
 
     /// Records that session `id`'s client has received every message up to `upto`.
+    ///
+    /// Without waiting for the flush (`synchronous_commit` off for this one statement): a
+    /// position lost in a database crash means messages handed out again, never one lost, and
+    /// every event stream records one after each batch it writes.
     pub async fn set_drained(&self, id: &str, upto: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET drained = greatest(drained, $2) WHERE id = $1")
-            .bind(id)
-            .bind(upto)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)) \
+             UPDATE sessions SET drained = greatest(drained, $2) FROM relaxed WHERE id = $1",
+        )
+        .bind(id)
+        .bind(upto)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -55,6 +55,9 @@ pub enum StoreError {
     /// A grouped commit failed (the cause is logged once for the whole group).
     #[error("the grouped commit failed: {0}")]
     GroupCommit(String),
+    /// A read shared by concurrent callers failed (the cause is logged once).
+    #[error("a shared read failed: {0}")]
+    SharedRead(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
