@@ -227,6 +227,14 @@ impl Presence {
         Ok(())
     }
 
+    /// Records, without waiting, that the event stream of `session` has written every message
+    /// up to id `upto` (see [`EventLog::set_streamed`]).
+    pub fn record_streamed(&self, session: &Session, upto: u64) {
+        if let Some(log) = &self.log {
+            log.set_streamed(&session.id, i64::try_from(upto).unwrap_or(i64::MAX));
+        }
+    }
+
     /// Records that the client of `session` has every message up to id `upto`.
     pub async fn record_drained(&self, session: &Session, upto: u64) -> PresenceResult<()> {
         if let Some(log) = &self.log {

@@ -45,6 +45,14 @@ pub enum SessionWrite<'a> {
 pub struct EventLog {
     pool: PgPool,
     heads: Arc<Mutex<HeadReads>>,
+    streamed: Arc<Mutex<StreamedPositions>>,
+}
+
+/// Drained positions of event streams waiting to be written, and whether a task writes them.
+#[derive(Default)]
+struct StreamedPositions {
+    pending: std::collections::HashMap<String, i64>,
+    writing: bool,
 }
 
 /// Callers waiting for the next read of the head, and whether a task is reading it.
@@ -58,7 +66,7 @@ impl EventLog {
     /// Connects with a small pool of its own (the store's pool serves requests).
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let pool = PgPoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(2)).connect_lazy(url)?;
-        Ok(Self { pool, heads: Arc::default() })
+        Ok(Self { pool, heads: Arc::default(), streamed: Arc::default() })
     }
 
     /// A listener on the wake-up channel (reconnects on its own after a failure).
@@ -214,6 +222,54 @@ impl EventLog {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Records, soon and without waiting, that session `id`'s event stream has written every
+    /// message up to `upto`. Positions of all streams are written together, one statement per
+    /// round trip, the latest per session: thousands of busy streams cost a few statements a
+    /// second instead of one per batch each. A client that reconnects elsewhere within that
+    /// moment may be handed messages again (its `Last-Event-ID` prevents even that).
+    pub fn set_streamed(&self, id: &str, upto: i64) {
+        let start_writer = {
+            let mut streamed = self.lock_streamed();
+            let position = streamed.pending.entry(id.to_string()).or_insert(upto);
+            *position = (*position).max(upto);
+            !std::mem::replace(&mut streamed.writing, true)
+        };
+        if start_writer {
+            tokio::spawn(self.clone().write_streamed());
+        }
+    }
+
+    async fn write_streamed(self) {
+        loop {
+            let pending = {
+                let mut streamed = self.lock_streamed();
+                if streamed.pending.is_empty() {
+                    streamed.writing = false;
+                    return;
+                }
+                std::mem::take(&mut streamed.pending)
+            };
+            let (ids, positions): (Vec<String>, Vec<i64>) = pending.into_iter().unzip();
+            let written = sqlx::query(
+                "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)) \
+                 UPDATE sessions AS s SET drained = greatest(s.drained, v.upto) \
+                 FROM relaxed, unnest($1::text[], $2::bigint[]) AS v(id, upto) WHERE s.id = v.id",
+            )
+            .bind(&ids)
+            .bind(&positions)
+            .execute(&self.pool)
+            .await;
+            if let Err(err) = written {
+                // Not retried: a position not recorded means a possible repeat, never a loss.
+                tracing::warn!(error = %err, sessions = ids.len(), "cannot record what event streams handed out");
+            }
+        }
+    }
+
+    fn lock_streamed(&self) -> std::sync::MutexGuard<'_, StreamedPositions> {
+        self.streamed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records activity of these sessions now.

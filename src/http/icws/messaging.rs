@@ -181,9 +181,24 @@ pub async fn heartbeat(_session: IcwsSession) -> StatusCode {
     StatusCode::OK
 }
 
+/// How a batch handed out is recorded where other instances read the same session's messages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Record {
+    /// A poll: before answering, as its client may poll another instance next.
+    Now,
+    /// An event stream: soon, with other streams' positions (its client resumes with
+    /// `Last-Event-ID`).
+    Soon,
+}
+
 /// Takes the session's ready messages, building a due snapshot first, and records the last
-/// one handed out (where other instances read the same session's messages).
-async fn take(presence: &Presence, session: &Session, resume_after: Option<u64>) -> (Vec<(u64, Arc<str>)>, bool) {
+/// one handed out.
+async fn take(
+    presence: &Presence,
+    session: &Session,
+    resume_after: Option<u64>,
+    record: Record,
+) -> (Vec<(u64, Arc<str>)>, bool) {
     let mut messages = Vec::new();
     let mut resume = resume_after;
     let closed = loop {
@@ -197,11 +212,13 @@ async fn take(presence: &Presence, session: &Session, resume_after: Option<u64>)
             None => break batch.closed,
         }
     };
-    if let Some((last, _)) = messages.last()
-        && let Err(err) = presence.record_drained(session, *last).await
-    {
-        // Handed out anyway: another instance may hand some of them out again, none is lost.
-        tracing::warn!(error = ?err, "cannot record the messages handed out");
+    if let Some(&(last, _)) = messages.last() {
+        if record == Record::Soon {
+            presence.record_streamed(session, last);
+        } else if let Err(err) = presence.record_drained(session, last).await {
+            // Handed out anyway: another instance may hand some of them out again, none is lost.
+            tracing::warn!(error = ?err, "cannot record the messages handed out");
+        }
     }
     (messages, closed)
 }
@@ -233,7 +250,7 @@ pub async fn messages(
         let resume = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
         return Sse::new(event_stream(state.presence.clone(), session, resume)).into_response();
     }
-    let (messages, _) = take(&state.presence, &session, None).await;
+    let (messages, _) = take(&state.presence, &session, None, Record::Now).await;
     let mut body = String::with_capacity(2 + messages.iter().map(|(_, m)| m.len() + 1).sum::<usize>());
     body.push('[');
     for (i, (_, message)) in messages.iter().enumerate() {
@@ -282,7 +299,7 @@ fn event_stream(
             let changed = session.mailbox.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            let (messages, closed) = take(&st.presence, &st.session, st.resume.take()).await;
+            let (messages, closed) = take(&st.presence, &st.session, st.resume.take(), Record::Soon).await;
             st.ready.extend(messages.into_iter().map(|(id, m)| Event::default().id(id.to_string()).data(&*m)));
             if closed {
                 st.finished = true;
