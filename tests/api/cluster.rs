@@ -269,3 +269,35 @@ async fn health_reports_that_the_database_answers() {
     let head = app.request(Method::POST, "/health", Some("{}")).await;
     assert_eq!(head.status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+/// What an event stream on one instance handed out is recorded for the others: a client
+/// that later polls the same session elsewhere is not handed it again.
+#[tokio::test]
+async fn what_a_stream_handed_out_is_not_handed_out_again_elsewhere() {
+    if !on_postgres() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = database_url(dir.path());
+    let a = TestApp::spawn_at(&url, &[], &[]).await;
+    let b = TestApp::spawn_at(&url, &[], &[]).await;
+    a.presence_user("boss", "secret", 1).await;
+    a.presence_user("peer", "secret", 2).await;
+    let boss = a.icws_login("boss", "secret").await;
+    let peer = b.icws_login("peer", "secret").await;
+    a.subscribe(&boss, &["peer"]).await;
+
+    let mut stream = a.sse(&boss, None).await;
+    let full = stream.next(Duration::from_secs(10)).await.expect("full state");
+    assert_eq!(full.data["isDelta"], false);
+    for notes in ["s1", "s2", "s3"] {
+        b.set_status(&peer, "peer", json!({"statusId": "Available", "notes": notes})).await;
+        stream_until(&mut stream, "peer", notes).await;
+    }
+    drop(stream);
+    // The stream's position is written soon after each batch, without the stream waiting.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(b.poll(&boss).await, Vec::<Value>::new(), "handed out by A's stream, not again by B");
+    b.set_status(&peer, "peer", json!({"statusId": "Available", "notes": "after"})).await;
+    assert_eq!(notes_of(&b.poll(&boss).await, "peer"), ["after"]);
+}
