@@ -402,7 +402,7 @@ impl Presence {
     }
 
     async fn view_all_of(&self, user_id: i64) -> bool {
-        let Ok(Some(profile_id)) = self.store.get_user(user_id).await.map(|u| u.cti_profile_id) else {
+        let Ok(Some(profile_id)) = self.store.user_cti_profile(user_id).await else {
             return false;
         };
         self.store

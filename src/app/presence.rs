@@ -221,8 +221,8 @@ impl Presence {
 
     /// The session user's current CTI profile; ends the session if they no longer have one.
     async fn actor_profile(&self, session: &Session) -> PresenceResult<CtiProfile> {
-        let profile_id = match self.store.get_user(session.user_id).await {
-            Ok(user) => user.cti_profile_id,
+        let profile_id = match self.store.user_cti_profile(session.user_id).await {
+            Ok(profile_id) => profile_id,
             Err(StoreError::NotFound) => None,
             Err(other) => return Err(other.into()),
         };

@@ -89,7 +89,11 @@ pub async fn delete(store: &dyn Store, id: i64) -> AppResult<()> {
 
 /// The user's CTI profile id.
 pub async fn cti_profile(store: &dyn Store, user_id: i64) -> AppResult<i64> {
-    get(store, user_id).await?.cti_profile_id.ok_or_else(|| no_profile(user_id))
+    let profile = store.user_cti_profile(user_id).await.map_err(|e| match e {
+        StoreError::NotFound => user_not_found(user_id),
+        other => other.into(),
+    })?;
+    profile.ok_or_else(|| no_profile(user_id))
 }
 
 /// How an association request treats an existing association.

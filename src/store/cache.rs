@@ -156,6 +156,13 @@ impl Store for CachedStore {
         Ok(user)
     }
 
+    async fn user_cti_profile(&self, id: i64) -> StoreResult<Option<i64>> {
+        if let Some(entry) = self.read().users.get(&id) {
+            return Ok(entry.user.cti_profile_id);
+        }
+        Ok(self.get_user(id).await?.cti_profile_id)
+    }
+
     async fn find_user_login(&self, username: &str) -> StoreResult<(User, Option<String>)> {
         let key = username_key(username);
         {

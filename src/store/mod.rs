@@ -109,6 +109,11 @@ pub enum Forget {
 pub trait Store: Send + Sync + 'static {
     async fn list_users(&self, query: &UserListQuery) -> StoreResult<(u64, Vec<User>)>;
     async fn get_user(&self, id: i64) -> StoreResult<User>;
+    /// The CTI profile of user `id` (`None`: the user has none). A cache answers it without
+    /// copying the user.
+    async fn user_cti_profile(&self, id: i64) -> StoreResult<Option<i64>> {
+        Ok(self.get_user(id).await?.cti_profile_id)
+    }
     /// The user with this username (case-insensitive) and its password hash.
     async fn find_user_login(&self, username: &str) -> StoreResult<(User, Option<String>)>;
     /// Up to `limit` users with an id above `after_id`, in id order, with their password hash
