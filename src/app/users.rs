@@ -25,10 +25,15 @@ pub async fn list(store: &dyn Store, query: &UserListQuery) -> AppResult<(u64, V
 }
 
 pub async fn get(store: &dyn Store, id: i64) -> AppResult<User> {
-    store.get_user(id).await.map_err(|e| match e {
+    store.get_user(id).await.map_err(about_user(id))
+}
+
+/// A store error about user `id`, with the configuration API's 404 when it does not exist.
+fn about_user(id: i64) -> impl FnOnce(StoreError) -> AppError {
+    move |e| match e {
         StoreError::NotFound => user_not_found(id),
         other => other.into(),
-    })
+    }
 }
 
 pub async fn create(store: &dyn Store, changes: UserChanges) -> AppResult<User> {
@@ -89,11 +94,7 @@ pub async fn delete(store: &dyn Store, id: i64) -> AppResult<()> {
 
 /// The user's CTI profile id.
 pub async fn cti_profile(store: &dyn Store, user_id: i64) -> AppResult<i64> {
-    let profile = store.user_cti_profile(user_id).await.map_err(|e| match e {
-        StoreError::NotFound => user_not_found(user_id),
-        other => other.into(),
-    })?;
-    profile.ok_or_else(|| no_profile(user_id))
+    store.user_cti_profile(user_id).await.map_err(about_user(user_id))?.ok_or_else(|| no_profile(user_id))
 }
 
 /// How an association request treats an existing association.

@@ -40,6 +40,13 @@ pub enum SessionWrite<'a> {
     End,
 }
 
+/// Records drained positions (`$1` session ids, `$2` positions), keeping the greatest, without
+/// waiting for the flush (`synchronous_commit` off for this one statement): a position lost in
+/// a database crash means messages handed out again, never one lost.
+const RECORD_DRAINED: &str = "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)) \
+     UPDATE sessions AS s SET drained = greatest(s.drained, v.upto) \
+     FROM relaxed, unnest($1::text[], $2::bigint[]) AS v(id, upto) WHERE s.id = v.id";
+
 /// Access to the log and the session table.
 #[derive(Clone)]
 pub struct EventLog {
@@ -208,19 +215,8 @@ impl EventLog {
     }
 
     /// Records that session `id`'s client has received every message up to `upto`.
-    ///
-    /// Without waiting for the flush (`synchronous_commit` off for this one statement): a
-    /// position lost in a database crash means messages handed out again, never one lost, and
-    /// every event stream records one after each batch it writes.
     pub async fn set_drained(&self, id: &str, upto: i64) -> StoreResult<()> {
-        sqlx::query(
-            "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)) \
-             UPDATE sessions SET drained = greatest(drained, $2) FROM relaxed WHERE id = $1",
-        )
-        .bind(id)
-        .bind(upto)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(RECORD_DRAINED).bind([id]).bind([upto]).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -252,15 +248,7 @@ impl EventLog {
                 std::mem::take(&mut streamed.pending)
             };
             let (ids, positions): (Vec<String>, Vec<i64>) = pending.into_iter().unzip();
-            let written = sqlx::query(
-                "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)) \
-                 UPDATE sessions AS s SET drained = greatest(s.drained, v.upto) \
-                 FROM relaxed, unnest($1::text[], $2::bigint[]) AS v(id, upto) WHERE s.id = v.id",
-            )
-            .bind(&ids)
-            .bind(&positions)
-            .execute(&self.pool)
-            .await;
+            let written = sqlx::query(RECORD_DRAINED).bind(&ids).bind(&positions).execute(&self.pool).await;
             if let Err(err) = written {
                 // Not retried: a position not recorded means a possible repeat, never a loss.
                 tracing::warn!(error = %err, sessions = ids.len(), "cannot record what event streams handed out");
