@@ -148,11 +148,11 @@ function handle(message) {
       render();
       break;
     case 'urn:inin.com:status:statusMessagesMessage':
-      setCatalog(message.statusMessageList);
+      applyCatalog(message);
       render();
       break;
     case 'urn:inin.com:status:statusMessagesUserAccessMessage':
-      state.allowed.set(message.userId.toLowerCase(), message.statusMessages);
+      for (const change of message.statusMessagesUserAccessChanges || []) applyAccess(change, message.isDelta);
       renderForms();
       break;
     case 'urn:inin.com:connection:connectionStateChangeMessage':
@@ -166,6 +166,30 @@ function handle(message) {
 function setCatalog(list) {
   state.catalog = new Map(list.map((s) => [s.statusId.toLowerCase(), s]));
   state.order = list.map((s) => s.statusId);
+}
+
+// A full catalog (isDelta false: everything is in statusMessagesAdded) or what changed in it.
+function applyCatalog(message) {
+  if (!message.isDelta) {
+    setCatalog(message.statusMessagesAdded || []);
+    return;
+  }
+  const removed = new Set((message.statusMessagesRemoved || []).map((id) => id.toLowerCase()));
+  const changed = new Map((message.statusMessagesChanged || []).map((s) => [s.statusId.toLowerCase(), s]));
+  const list = state.order
+    .map((id) => id.toLowerCase())
+    .filter((key) => !removed.has(key))
+    .map((key) => changed.get(key) || state.catalog.get(key));
+  setCatalog(list.concat(message.statusMessagesAdded || []));
+}
+
+// The statuses one user may select: all of them (not a delta) or those added and removed.
+function applyAccess(change, isDelta) {
+  const key = change.userId.toLowerCase();
+  const removed = new Set(change.statusMessagesRemoved || []);
+  const kept = (isDelta ? state.allowed.get(key) || [] : []).filter((id) => !removed.has(id));
+  const added = (change.statusMessagesAdded || []).filter((id) => !kept.includes(id));
+  state.allowed.set(key, kept.concat(added));
 }
 
 const groupClass = (tag) => `g-${String(tag || 'other').toLowerCase().replace(/[^a-z]/g, '')}`;

@@ -12,7 +12,7 @@ use axum::extract::{FromRequest, Request};
 use ctid::domain::presence::{self, MAX_NOTES_LEN, UserStatus};
 use ctid::domain::status;
 use ctid::http::icws::body::IcwsObject;
-use ctid::http::icws::connection::login_request;
+use ctid::http::icws::connection::{Credentials, LoginRequest, login_request};
 use ctid::http::icws::status::status_change;
 use ctid::http::xivo::body::parse_object;
 use ctid::presence::dates;
@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(parse_object(data).is_ok(), "both APIs agree on what a JSON object is");
 
-    if let Ok((username, password, _application)) = login_request(&body) {
+    if let Ok(LoginRequest { credentials: Credentials::Password { username, password }, .. }) = login_request(&body) {
         assert!(!username.is_empty() && !password.is_empty());
         assert_eq!(body.0.get("userID").and_then(Value::as_str), Some(username.as_str()));
         assert_eq!(body.0.get("password").and_then(Value::as_str), Some(password.as_str()));

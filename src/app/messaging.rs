@@ -7,6 +7,8 @@ use std::sync::atomic::Ordering;
 
 use super::presence::{Presence, PresenceError, PresenceResult};
 use super::replication::Topic;
+use crate::domain::station::StationLogin;
+use crate::domain::status::{AccessChanges, CatalogChanges, StatusMessage};
 use crate::domain::user::User;
 use crate::presence::mailbox::Kind;
 use crate::presence::sessions::Session;
@@ -16,17 +18,40 @@ use crate::store::log::SessionWrite;
 /// Most users one subscription may name.
 pub const MAX_SUBSCRIBED_USERS: usize = 10_000;
 
-/// Who is subscribed to what: session ids by subscribed user, and catalog subscribers.
+/// Who is subscribed to what: session ids by subscribed user, and catalog subscribers; and
+/// what was last sent of each, so later messages carry only what changed.
 #[derive(Debug, Default)]
 pub struct Index {
     statuses: HashMap<i64, HashSet<String>>,
     /// The last representation published for each subscribed user, to send only what changed.
     published: HashMap<i64, serde_json::Value>,
     access: HashMap<i64, HashSet<String>>,
+    /// The statuses each user with access subscribers was last shown to allow.
+    access_published: HashMap<i64, Vec<String>>,
     catalog: HashSet<String>,
+    /// The catalog as catalog subscribers last saw it.
+    catalog_published: Option<Vec<StatusMessage>>,
 }
 
 impl Index {
+    /// Removes a session from the access subscribers of `users`, forgetting what was sent of
+    /// users nobody follows any more.
+    fn unindex_access(&mut self, users: &[i64], session_id: &str) {
+        unindex(&mut self.access, users, session_id);
+        for user in users {
+            if !self.access.contains_key(user) {
+                self.access_published.remove(user);
+            }
+        }
+    }
+
+    fn unindex_catalog(&mut self, session_id: &str) {
+        self.catalog.remove(session_id);
+        if self.catalog.is_empty() {
+            self.catalog_published = None;
+        }
+    }
+
     /// Removes a session from the status subscribers of `users`, forgetting the last
     /// representation of users nobody follows any more.
     fn unindex_statuses(&mut self, users: &[i64], session_id: &str) {
@@ -60,6 +85,11 @@ pub enum EndReason {
 }
 
 impl EndReason {
+    /// Whether the client may log in again at once.
+    fn should_reconnect(self) -> bool {
+        self == Self::Idle
+    }
+
     fn text(self) -> &'static str {
         match self {
             Self::Idle => "the session was idle for too long",
@@ -114,28 +144,29 @@ impl Presence {
                 subscriptions.properties = None;
             }
             Topic::Catalog => {
+                let _turn = self.publication.lock().await;
                 self.index_mut().catalog.insert(session.id.clone());
                 session.subscriptions().catalog = true;
-                if let Ok(catalog) = self.store.list_status_messages().await {
-                    session.mailbox.push(Kind::Other, wire::status_messages_message(catalog).into());
-                }
+                self.publish_catalog(Some(session)).await;
             }
             Topic::NoCatalog => {
-                self.index_mut().catalog.remove(&session.id);
+                self.index_mut().unindex_catalog(&session.id);
                 session.subscriptions().catalog = false;
             }
             Topic::Access { users } => self.apply_access_subscription(session, users).await,
             Topic::NoAccess => {
                 let mut index = self.index_mut();
                 let mut subscriptions = session.subscriptions();
-                unindex(&mut index.access, &subscriptions.access, &session.id);
+                index.unindex_access(&subscriptions.access, &session.id);
                 subscriptions.access.clear();
             }
-            Topic::Station { station } => {
-                let _guard = self.user_lock(session.user_id).await;
-                session.set_station(station);
-                self.publish_status(session.user_id).await;
+            Topic::Station { station } => self.apply_station(session, station).await,
+            Topic::StationState => {
+                session.subscriptions().station = true;
+                let current = session.station();
+                session.mailbox.push(Kind::Other, wire::station_state_message(None, current.as_ref()).into());
             }
+            Topic::NoStationState => session.subscriptions().station = false,
         }
     }
 
@@ -320,21 +351,117 @@ impl Presence {
 
     async fn apply_access_subscription(&self, session: &Arc<Session>, ids: Vec<i64>) {
         let users = self.users_by_id(&ids).await;
+        let _turn = self.publication.lock().await;
         {
             let mut index = self.index_mut();
             let mut subscriptions = session.subscriptions();
-            unindex(&mut index.access, &subscriptions.access, &session.id);
+            let dropped: Vec<i64> =
+                subscriptions.access.iter().filter(|u| !users.iter().any(|n| n.id == **u)).copied().collect();
+            index.unindex_access(&dropped, &session.id);
             for user in &users {
                 index.access.entry(user.id).or_default().insert(session.id.clone());
             }
             subscriptions.access = users.iter().map(|u| u.id).collect();
         }
+        let lists = self.publish_access(&users, Some(&session.id)).await;
+        let full: Vec<(String, AccessChanges)> = lists
+            .into_iter()
+            .map(|(name, allowed)| (name, AccessChanges { added: allowed, removed: Vec::new() }))
+            .collect();
+        if !full.is_empty() {
+            session.mailbox.push(Kind::Other, wire::user_access_message(full, false).into());
+        }
+    }
+
+    /// Reads the statuses each of `users` may select now and sends their access subscribers
+    /// (but `newcomer`) the ids added and removed since they were last sent, one message per
+    /// session; returns each user's name and list. Call it holding the publication turn.
+    async fn publish_access(&self, users: &[User], newcomer: Option<&str>) -> Vec<(String, Vec<String>)> {
+        let Ok(catalog) = self.store.list_status_messages().await else {
+            return Vec::new();
+        };
+        let mut lists = Vec::with_capacity(users.len());
+        let mut deltas: HashMap<String, Vec<(String, AccessChanges)>> = HashMap::new();
         for user in users {
-            let Ok(allowed) = self.allowed_statuses(&user).await else {
+            let Ok(allowed) = self.allowed_in(user, &catalog).await else {
                 continue;
             };
-            let name = user.fields.username.unwrap_or_default();
-            session.mailbox.push(Kind::Other, wire::user_access_message(&name, &allowed).into());
+            let name = user.fields.username.clone().unwrap_or_default();
+            let (before, subscribers) = {
+                let mut index = self.index_mut();
+                let subscribers: Vec<String> =
+                    index.access.get(&user.id).map(|ids| ids.iter().cloned().collect()).unwrap_or_default();
+                let before =
+                    if subscribers.is_empty() { None } else { index.access_published.insert(user.id, allowed.clone()) };
+                (before, subscribers)
+            };
+            if let Some(changes) = before.map(|b| AccessChanges::between(&b, &allowed)).filter(|c| !c.is_empty()) {
+                for id in subscribers.into_iter().filter(|id| newcomer != Some(id.as_str())) {
+                    deltas.entry(id).or_default().push((name.clone(), changes.clone()));
+                }
+            }
+            lists.push((name, allowed));
+        }
+        for (id, changes) in deltas {
+            let Some(session) = self.sessions.get(&id) else {
+                continue;
+            };
+            let visible: Vec<(String, AccessChanges)> = if session.view_all.load(Ordering::Relaxed) {
+                changes
+            } else {
+                changes.into_iter().filter(|(name, _)| name.eq_ignore_ascii_case(&session.username)).collect()
+            };
+            if !visible.is_empty() {
+                session.mailbox.push(Kind::Other, wire::user_access_message(visible, true).into());
+            }
+        }
+        lists
+    }
+
+    /// Publishes the catalog as it is now: catalog subscribers (but `newcomer`) get what
+    /// changed since they last saw it, `newcomer` all of it. Call it holding the publication
+    /// turn.
+    async fn publish_catalog(&self, newcomer: Option<&Session>) {
+        if self.index().catalog.is_empty() {
+            return;
+        }
+        let Ok(catalog) = self.store.list_status_messages().await else {
+            return;
+        };
+        let (before, subscribers) = {
+            let mut index = self.index_mut();
+            let subscribers: Vec<String> = index.catalog.iter().cloned().collect();
+            (index.catalog_published.replace(catalog.clone()), subscribers)
+        };
+        if let Some(changes) = before.map(|b| CatalogChanges::between(&b, &catalog)).filter(|c| !c.is_empty()) {
+            let message: Arc<str> = wire::status_messages_message(&changes, true).into();
+            let others = subscribers.iter().filter(|id| newcomer.is_none_or(|n| n.id != **id));
+            for session in others.filter_map(|id| self.sessions.get(id)) {
+                session.mailbox.push(Kind::Other, message.clone());
+            }
+        }
+        if let Some(session) = newcomer {
+            let everything = CatalogChanges::everything(&catalog);
+            session.mailbox.push(Kind::Other, wire::status_messages_message(&everything, false).into());
+        }
+    }
+
+    /// Logs a session in to a station (or out): its user's status follows; the session gets
+    /// its new effective station and, when subscribed, the station's state change.
+    async fn apply_station(&self, session: &Arc<Session>, station: Option<StationLogin>) {
+        let _guard = self.user_lock(session.user_id).await;
+        let previous = session.set_station(station.clone());
+        self.publish_status(session.user_id).await;
+        if previous == station {
+            return;
+        }
+        let effective = wire::EffectiveStation::of(station.as_ref());
+        if wire::EffectiveStation::of(previous.as_ref()) != effective {
+            session.mailbox.push(Kind::Other, wire::effective_station_message(effective).into());
+        }
+        if session.subscriptions().station {
+            let message = wire::station_state_message(Some(previous.as_ref()), station.as_ref());
+            session.mailbox.push(Kind::Other, message.into());
         }
     }
 
@@ -342,22 +469,18 @@ impl Presence {
         self.update_session(session, Topic::NoAccess).await
     }
 
-    /// The catalog changed: catalog subscribers get it, access subscribers their lists.
+    /// The catalog changed: catalog subscribers get what changed, access subscribers the
+    /// statuses their users gained or lost.
     pub async fn catalog_changed(&self) {
-        let subscribers: Vec<String> = self.index().catalog.iter().cloned().collect();
-        if !subscribers.is_empty()
-            && let Ok(catalog) = self.store.list_status_messages().await
         {
-            let message: Arc<str> = wire::status_messages_message(catalog).into();
-            for session in subscribers.iter().filter_map(|id| self.sessions.get(id)) {
-                session.mailbox.push(Kind::Other, message.clone());
-            }
+            let _turn = self.publication.lock().await;
+            self.publish_catalog(None).await;
         }
         self.rights_changed(None).await;
     }
 
     /// CTI profiles or associations changed for `users` (`None`: possibly anyone): open
-    /// sessions take their new rights and access subscribers get the new allowed lists.
+    /// sessions take their new rights and access subscribers get the statuses gained or lost.
     pub async fn rights_changed(&self, users: Option<&[i64]>) {
         let sessions = match users {
             Some(users) => users.iter().flat_map(|u| self.sessions.of_user(*u)).collect(),
@@ -375,30 +498,13 @@ impl Presence {
             };
             session.view_all.store(view_all, Ordering::Relaxed);
         }
-        let targets: Vec<(i64, Vec<String>)> = {
+        let _turn = self.publication.lock().await;
+        let targets: Vec<i64> = {
             let index = self.index();
-            index
-                .access
-                .iter()
-                .filter(|(user, _)| users.is_none_or(|u| u.contains(user)))
-                .map(|(user, ids)| (*user, ids.iter().cloned().collect()))
-                .collect()
+            index.access.keys().filter(|user| users.is_none_or(|u| u.contains(user))).copied().collect()
         };
-        for (user_id, session_ids) in targets {
-            let Ok(user) = self.store.get_user(user_id).await else {
-                continue;
-            };
-            let Ok(allowed) = self.allowed_statuses(&user).await else {
-                continue;
-            };
-            let message: Arc<str> =
-                wire::user_access_message(user.fields.username.as_deref().unwrap_or_default(), &allowed).into();
-            for session in session_ids.iter().filter_map(|id| self.sessions.get(id)) {
-                if session.user_id == user_id || session.view_all.load(Ordering::Relaxed) {
-                    session.mailbox.push(Kind::Other, message.clone());
-                }
-            }
-        }
+        let targets = self.users_by_id(&targets).await;
+        self.publish_access(&targets, None).await;
     }
 
     async fn view_all_of(&self, user_id: i64) -> bool {
@@ -415,8 +521,8 @@ impl Presence {
         let mut index = self.index_mut();
         let subscriptions = session.subscriptions().clone();
         index.unindex_statuses(&subscriptions.statuses, &session.id);
-        unindex(&mut index.access, &subscriptions.access, &session.id);
-        index.catalog.remove(&session.id);
+        index.unindex_access(&subscriptions.access, &session.id);
+        index.unindex_catalog(&session.id);
     }
 
     /// The client logs out.
@@ -435,7 +541,7 @@ impl Presence {
     pub(crate) async fn end_session(&self, id: &str, reason: Option<EndReason>) {
         if let Some(ended) = self.sessions.end(id) {
             self.forget(&ended);
-            ended.mailbox.close(reason.map(|r| wire::connection_down(r.text()).into()));
+            ended.mailbox.close(reason.map(|r| wire::connection_down(r.text(), r.should_reconnect()).into()));
             self.publish_status_locked(ended.user_id).await;
         }
     }
@@ -445,7 +551,7 @@ impl Presence {
         let mut users = HashSet::new();
         for session in sessions {
             self.forget(&session);
-            session.mailbox.close(Some(wire::connection_down(reason.text()).into()));
+            session.mailbox.close(Some(wire::connection_down(reason.text(), reason.should_reconnect()).into()));
             users.insert(session.user_id);
         }
         for user in users {
@@ -462,12 +568,13 @@ impl Presence {
             index.statuses.remove(&user_id);
             index.published.remove(&user_id);
             index.access.remove(&user_id);
+            index.access_published.remove(&user_id);
         }
     }
 
     /// The server is stopping: every event stream gets a last message and closes.
     pub fn shutting_down(&self) {
-        let message: Arc<str> = wire::connection_down("the server is shutting down").into();
+        let message: Arc<str> = wire::connection_down("the server is shutting down", true).into();
         for session in self.sessions.all() {
             session.mailbox.close(Some(message.clone()));
         }

@@ -7,15 +7,18 @@ use std::time::Duration;
 
 use super::replication::{Cause, Topic};
 use crate::auth::password;
+use crate::auth::random::sha256_hex;
 use crate::auth::throttle::FailureThrottle;
+use crate::domain::auth_token::{AuthToken, MAX_SEED_LEN, TOKEN_LIFETIME_MS};
 use crate::domain::cti_profile::CtiProfile;
 use crate::domain::cti_profile::Scope;
 use crate::domain::permissions::allows;
 use crate::domain::presence::{self, ChangeError, StatusChange, UserStatus};
+use crate::domain::station::StationLogin;
 use crate::domain::status::StatusMessage;
 use crate::domain::user::{User, username_key};
 use crate::presence::mailbox::Kind;
-use crate::presence::sessions::{NewSession, Session, SessionLimit, SessionLimits, Sessions};
+use crate::presence::sessions::{NewSession, Session, SessionLimit, SessionLimits, Sessions, UserPresence};
 use crate::presence::wire;
 use crate::store::log::{EventLog, SessionWrite};
 use crate::store::{Store, StoreError};
@@ -57,8 +60,18 @@ pub type PresenceResult<T> = Result<T, PresenceError>;
 pub struct StatusView {
     pub username: String,
     pub status: UserStatus,
-    pub stations: Vec<String>,
-    pub has_session: bool,
+    pub presence: UserPresence,
+}
+
+/// A login with a single-use token.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenLogin<'a> {
+    pub token: &'a str,
+    pub seed: &'a str,
+    /// The session that asked for the token, when the client names it.
+    pub source_session: Option<&'a str>,
+    pub disconnect_source: bool,
+    pub application_name: &'a str,
 }
 
 /// Longest user name or password a login may carry.
@@ -77,6 +90,9 @@ pub struct Presence {
     next_request: AtomicU64,
     locks: Vec<tokio::sync::Mutex<()>>,
     pub(super) index: std::sync::RwLock<super::messaging::Index>,
+    /// Orders publications of the catalog and of allowed statuses (each compares with the
+    /// last one sent).
+    pub(super) publication: tokio::sync::Mutex<()>,
     pub(super) idle_timeout: Duration,
     /// The shared event log when several instances serve one database (PostgreSQL).
     pub(super) log: Option<EventLog>,
@@ -114,6 +130,7 @@ impl Presence {
             wake: tokio::sync::Notify::new(),
             server_name: settings.server_name.into(),
             index: std::sync::RwLock::default(),
+            publication: tokio::sync::Mutex::new(()),
             throttle: FailureThrottle::default(),
             decoy_hash: password::hash(&crate::auth::random::hex_token(16)),
             // Request ids stay unique across instances and restarts.
@@ -148,6 +165,11 @@ impl Presence {
             return Err(PresenceError::AuthenticationFailed);
         };
         self.throttle.record_success(&key);
+        self.open_session(user, application_name).await
+    }
+
+    /// Opens a session for `user`, who has just proved who they are.
+    async fn open_session(&self, user: User, application_name: &str) -> PresenceResult<Arc<Session>> {
         let view_all = match user.cti_profile_id {
             Some(id) => self.store.get_cti_profile(id).await.is_ok_and(|p| p.fields.view_statuses == Scope::All),
             None => false,
@@ -173,6 +195,61 @@ impl Presence {
         }
         let session = self.sessions.insert(record);
         self.publish_status_locked(user.id).await;
+        Ok(session)
+    }
+
+    /// A single-use token with which another application logs in as the session's user within
+    /// a few seconds, presenting the same `seed`.
+    pub async fn issue_auth_token(&self, session: &Session, seed: &str) -> PresenceResult<String> {
+        self.actor_profile(session).await?;
+        let token = crate::auth::random::hex_token(32);
+        let now_ms = super::now_ms();
+        let record = AuthToken {
+            token_hash: sha256_hex(&token),
+            seed_hash: sha256_hex(seed),
+            user_id: session.user_id,
+            source_session: session.id.clone(),
+            expires_ms: now_ms + TOKEN_LIFETIME_MS,
+        };
+        self.store.add_auth_token(&record, now_ms).await?;
+        Ok(token)
+    }
+
+    /// Opens a session with a token from [`Presence::issue_auth_token`]: once, within its
+    /// lifetime, with its seed and (when named) its source session, for a user who still has a
+    /// CTI profile. `disconnect_source` ends the session that asked for the token.
+    pub async fn login_with_token(
+        &self,
+        login: TokenLogin<'_>,
+        address: Option<IpAddr>,
+    ) -> PresenceResult<Arc<Session>> {
+        let key = format!("auth-token:{}", login.source_session.unwrap_or_default());
+        self.throttle.check(&key, address).map_err(PresenceError::Throttled)?;
+        let fail = || {
+            self.throttle.record_failure(&key, address);
+            PresenceError::AuthenticationFailed
+        };
+        if login.token.len() > MAX_CREDENTIAL_LEN || login.seed.len() > MAX_SEED_LEN {
+            return Err(fail());
+        }
+        let Some(token) = self.store.take_auth_token(&sha256_hex(login.token)).await? else {
+            return Err(fail());
+        };
+        if !token.admits(&sha256_hex(login.seed), login.source_session, super::now_ms()) {
+            return Err(fail());
+        }
+        let user = match self.store.get_user(token.user_id).await {
+            Ok(user) if user.cti_profile_id.is_some() => user,
+            Ok(_) | Err(StoreError::NotFound) => return Err(fail()),
+            Err(other) => return Err(other.into()),
+        };
+        self.throttle.record_success(&key);
+        let session = self.open_session(user, login.application_name).await?;
+        if login.disconnect_source
+            && let Some(source) = self.sessions.get(&token.source_session)
+        {
+            self.logout(&source).await?;
+        }
         Ok(session)
     }
 
@@ -283,7 +360,7 @@ impl Presence {
     }
 
     /// The statuses `target` may select, resolved against an already read catalog.
-    async fn allowed_in(&self, target: &User, catalog: &[StatusMessage]) -> PresenceResult<Vec<String>> {
+    pub(super) async fn allowed_in(&self, target: &User, catalog: &[StatusMessage]) -> PresenceResult<Vec<String>> {
         let Some(profile_id) = target.cti_profile_id else {
             return Ok(Vec::new());
         };
@@ -307,8 +384,8 @@ impl Presence {
             }
             Err(other) => return Err(other.into()),
         };
-        let (stations, has_session) = self.sessions.presence_of(target.id);
-        Ok(StatusView { username: target.fields.username.unwrap_or_default(), status, stations, has_session })
+        let presence = self.sessions.presence_of(target.id);
+        Ok(StatusView { username: target.fields.username.unwrap_or_default(), status, presence })
     }
 
     /// Changes `username`'s status and commits it; returns the request id.
@@ -374,10 +451,18 @@ impl Presence {
         ))
     }
 
-    /// Logs the session into a workstation (`None`: logs it out).
-    pub async fn set_station(&self, session: &Arc<Session>, station: Option<String>) -> PresenceResult<()> {
+    /// Logs the session in to a station (`None`: logs it out).
+    pub async fn set_station(&self, session: &Arc<Session>, station: Option<StationLogin>) -> PresenceResult<()> {
         self.actor_profile(session).await?;
         self.update_session(session, Topic::Station { station }).await
+    }
+
+    /// Subscribes the session to its station's state (`false`: unsubscribes); the current
+    /// state follows a subscription.
+    pub async fn subscribe_station(&self, session: &Arc<Session>, subscribe: bool) -> PresenceResult<()> {
+        self.actor_profile(session).await?;
+        let topic = if subscribe { Topic::StationState } else { Topic::NoStationState };
+        self.update_session(session, topic).await
     }
 }
 

@@ -19,6 +19,7 @@ use std::time::Duration;
 use super::messaging::EndReason;
 use super::presence::{Presence, PresenceError, PresenceResult};
 use crate::domain::presence::{Until, UserStatus};
+use crate::domain::station::{self, StationLogin};
 use crate::presence::mailbox::Kind;
 use crate::presence::sessions::{Session, SessionRecord};
 use crate::presence::wire;
@@ -49,13 +50,24 @@ impl Cause {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "topic", rename_all = "snake_case")]
 pub enum Topic {
-    Statuses { users: Vec<i64>, properties: Option<Vec<String>> },
+    Statuses {
+        users: Vec<i64>,
+        properties: Option<Vec<String>>,
+    },
     NoStatuses,
     Catalog,
     NoCatalog,
-    Access { users: Vec<i64> },
+    Access {
+        users: Vec<i64>,
+    },
     NoAccess,
-    Station { station: Option<String> },
+    Station {
+        #[serde(default, deserialize_with = "station::deserialize_login")]
+        station: Option<StationLogin>,
+    },
+    /// The session's own station state (`stationConnectionStateChangeMessage`).
+    StationState,
+    NoStationState,
 }
 
 impl Topic {
@@ -76,6 +88,8 @@ impl Topic {
             Self::Access { users } => subscriptions.access.clone_from(users),
             Self::NoAccess => subscriptions.access.clear(),
             Self::Station { station } => record.station.clone_from(station),
+            Self::StationState => subscriptions.station = true,
+            Self::NoStationState => subscriptions.station = false,
         }
     }
 }

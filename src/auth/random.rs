@@ -1,12 +1,19 @@
-//! Random tokens from the operating system's CSPRNG.
+//! Random tokens from the operating system's CSPRNG, and the hashes they are kept as.
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
+use sha2::{Digest as _, Sha256};
 
 /// `bytes` random bytes as lowercase hex.
 pub fn hex_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     OsRng.fill_bytes(&mut buf);
     hex::encode(buf)
+}
+
+/// The SHA-256 of `text` as lowercase hex: how a token is kept (it is random and long, so a
+/// fast hash is enough).
+pub fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// A password for generated accounts: 24 characters from an unambiguous alphabet.

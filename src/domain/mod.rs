@@ -1,10 +1,12 @@
-//! The domain: users, CTI profiles, the status catalog, permissions and telephony.
+//! The domain: users, CTI profiles, the status catalog, permissions, station logins and telephony.
 //! Nothing here knows about HTTP or SQL.
 
+pub mod auth_token;
 pub mod cti_profile;
 pub mod listing;
 pub mod permissions;
 pub mod presence;
+pub mod station;
 pub mod status;
 pub mod telephony;
 pub mod user;

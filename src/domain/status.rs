@@ -145,6 +145,63 @@ impl StatusMessage {
     }
 }
 
+/// What a catalog change added, changed and removed, each in catalog order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogChanges {
+    pub added: Vec<StatusMessage>,
+    pub changed: Vec<StatusMessage>,
+    /// Status ids.
+    pub removed: Vec<String>,
+}
+
+impl CatalogChanges {
+    /// Everything in `catalog`, as added: the full state a new subscriber gets.
+    pub fn everything(catalog: &[StatusMessage]) -> Self {
+        Self { added: catalog.to_vec(), ..Self::default() }
+    }
+
+    /// The difference from `before` to `after`, statuses matched by id.
+    pub fn between(before: &[StatusMessage], after: &[StatusMessage]) -> Self {
+        let find = |list: &[StatusMessage], id: &str| list.iter().position(|s| s.status_id == id);
+        let mut changes = Self::default();
+        for status in after {
+            match find(before, &status.status_id) {
+                None => changes.added.push(status.clone()),
+                Some(i) if before[i] != *status => changes.changed.push(status.clone()),
+                Some(_) => {}
+            }
+        }
+        changes.removed =
+            before.iter().filter(|s| find(after, &s.status_id).is_none()).map(|s| s.status_id.clone()).collect();
+        changes
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// The status ids one user gained and lost (the allowed statuses of their CTI profile).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessChanges {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl AccessChanges {
+    /// The difference from `before` to `after`, each list in the order of its source.
+    pub fn between(before: &[String], after: &[String]) -> Self {
+        Self {
+            added: after.iter().filter(|id| !before.contains(id)).cloned().collect(),
+            removed: before.iter().filter(|id| !after.contains(id)).cloned().collect(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+}
+
 /// Is `id` acceptable as a status id (it appears in URL paths)?
 pub fn valid_status_id(id: &str) -> bool {
     !id.trim().is_empty() && id.chars().count() <= MAX_STATUS_ID_LEN && !id.chars().any(|c| c.is_control() || c == '/')
@@ -254,5 +311,29 @@ mod tests {
         let available = defaults().remove(0);
         let changes = StatusMessageChanges { status_id: Some(Some("Other".into())), ..Default::default() };
         assert!(validate_edit(&available, changes).is_err());
+    }
+    #[test]
+    fn catalog_changes_name_what_was_added_changed_and_removed() {
+        let before = defaults();
+        let mut after = before.clone();
+        after.remove(3);
+        after[4].message_text = "Lunch break".into();
+        let mut coffee = after[0].clone();
+        coffee.status_id = "Coffee".into();
+        after.push(coffee.clone());
+        let changes = CatalogChanges::between(&before, &after);
+        assert_eq!(changes.added, vec![coffee]);
+        assert_eq!(changes.changed, vec![after[4].clone()]);
+        assert_eq!(changes.removed, vec![before[3].status_id.clone()]);
+        assert!(CatalogChanges::between(&after, &after).is_empty());
+        assert_eq!(CatalogChanges::everything(&after).added, after);
+    }
+
+    #[test]
+    fn access_changes_list_gained_and_lost_ids() {
+        let ids = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let changes = AccessChanges::between(&ids(&["A", "B", "C"]), &ids(&["C", "D", "A"]));
+        assert_eq!(changes, AccessChanges { added: ids(&["D"]), removed: ids(&["B"]) });
+        assert!(AccessChanges::between(&ids(&["A"]), &ids(&["A"])).is_empty());
     }
 }

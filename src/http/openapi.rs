@@ -11,6 +11,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::icws;
 use super::xivo::resources::{cti_profiles, lines, status_messages, telephony, user_cti_profile, users};
+use crate::presence::wire;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,7 +27,8 @@ use super::xivo::resources::{cti_profiles, lines, status_messages, telephony, us
         telephony::report, telephony::resync, telephony::active,
         icws::connection::login, icws::connection::get, icws::connection::delete, icws::connection::get_version,
         icws::connection::get_features, icws::connection::get_feature, icws::connection::get_server_time,
-        icws::connection::put_station, icws::connection::delete_station,
+        icws::station::put, icws::station::get, icws::station::delete, icws::station::subscribe,
+        icws::station::unsubscribe, icws::auth_token::post,
         icws::status::status_messages, icws::status::user_access, icws::status::get_user_status,
         icws::status::put_user_status,
         icws::messaging::subscribe_statuses, icws::messaging::unsubscribe_statuses, icws::messaging::subscribe_catalog,
@@ -34,6 +36,10 @@ use super::xivo::resources::{cti_profiles, lines, status_messages, telephony, us
         icws::messaging::messages, icws::messaging::heartbeat, icws::directory::users, icws::directory::session,
         icws::icons::get, super::health::health,
     ),
+    components(schemas(
+        wire::StatusMessagesMessage, wire::StatusMessagesUserAccessMessage, wire::ConnectionStateChangeMessage,
+        wire::StationConnectionStateChangeMessage, wire::EffectiveStationChangeMessage,
+    )),
     modifiers(&Security, &CommonResponses),
     security(("digest" = []), ("basic" = [])),
 )]

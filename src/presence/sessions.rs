@@ -10,6 +10,7 @@ use subtle::ConstantTimeEq;
 
 use super::mailbox::Mailbox;
 use crate::auth::random;
+use crate::domain::station::{self, StationLogin};
 
 /// What a session is subscribed to.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -23,6 +24,8 @@ pub struct Subscriptions {
     pub catalog: bool,
     /// Users whose allowed statuses are pushed.
     pub access: Vec<i64>,
+    /// The session's own station login (`stationConnectionStateChangeMessage`).
+    pub station: bool,
 }
 
 /// One logged-in presence client.
@@ -37,7 +40,7 @@ pub struct Session {
     pub csrf_token: String,
     pub cookie: String,
     last_seen_ms: AtomicU64,
-    station: Mutex<Option<String>>,
+    station: Mutex<Option<StationLogin>>,
     /// May this session see every user's status (its profile's `view_statuses: all`)?
     pub view_all: AtomicBool,
     pub mailbox: Mailbox,
@@ -81,13 +84,14 @@ impl Session {
         self.subscriptions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The workstation this session is logged into, if any.
-    pub fn station(&self) -> Option<String> {
+    /// The station this session is logged in to, if any.
+    pub fn station(&self) -> Option<StationLogin> {
         self.station.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    pub fn set_station(&self, station: Option<String>) {
-        *self.station.lock().unwrap_or_else(|e| e.into_inner()) = station;
+    /// Replaces the station login; returns the previous one.
+    pub fn set_station(&self, station: Option<StationLogin>) -> Option<StationLogin> {
+        std::mem::replace(&mut *self.station.lock().unwrap_or_else(|e| e.into_inner()), station)
     }
 }
 
@@ -102,10 +106,20 @@ pub struct SessionRecord {
     pub csrf_token: String,
     pub cookie: String,
     pub view_all: bool,
-    #[serde(default)]
-    pub station: Option<String>,
+    #[serde(default, deserialize_with = "station::deserialize_login")]
+    pub station: Option<StationLogin>,
     #[serde(default)]
     pub subscriptions: Subscriptions,
+}
+
+/// What a user's open sessions show of them in their status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserPresence {
+    /// The stations their sessions are logged in to, sorted, without duplicates.
+    pub stations: Vec<String>,
+    /// Logged in to a station (or stationless) in any session.
+    pub logged_in: bool,
+    pub has_session: bool,
 }
 
 /// Who a new session is for.
@@ -367,16 +381,23 @@ impl Sessions {
         self.read().by_user.get(&user_id).cloned().unwrap_or_default()
     }
 
-    /// The stations a user is logged into and whether they have any open session.
-    pub fn presence_of(&self, user_id: i64) -> (Vec<String>, bool) {
+    /// What a user's sessions show of them: their stations, whether they are logged in to
+    /// any (a stationless login counts) and whether they have any open session.
+    pub fn presence_of(&self, user_id: i64) -> UserPresence {
         let inner = self.read();
         let Some(list) = inner.by_user.get(&user_id) else {
-            return (Vec::new(), false);
+            return UserPresence::default();
         };
-        let mut stations: Vec<String> = list.iter().filter_map(|s| s.station()).collect();
-        stations.sort();
-        stations.dedup();
-        (stations, true)
+        let mut shown = UserPresence { has_session: true, ..UserPresence::default() };
+        for session in list {
+            if let Some(login) = &*session.station.lock().unwrap_or_else(|e| e.into_inner()) {
+                shown.logged_in = true;
+                shown.stations.extend(login.station_name().map(str::to_string));
+            }
+        }
+        shown.stations.sort();
+        shown.stations.dedup();
+        shown
     }
 
     pub fn len(&self) -> usize {
@@ -446,8 +467,10 @@ mod tests {
     fn ending_a_user_ends_all_their_sessions() {
         let sessions = Sessions::new(Some(Duration::from_secs(60)), 100, SessionLimits::default());
         let (a, b, c) = (open(&sessions, 1), open(&sessions, 1), open(&sessions, 2));
-        a.set_station(Some("7001".into()));
-        assert_eq!(sessions.presence_of(1), (vec!["7001".to_string()], true));
+        a.set_station(Some(StationLogin::Workstation { workstation: "7001".into() }));
+        b.set_station(Some(StationLogin::Stationless));
+        let shown = UserPresence { stations: vec!["7001".to_string()], logged_in: true, has_session: true };
+        assert_eq!(sessions.presence_of(1), shown);
         sessions.end_user(1);
         for s in [&a, &b] {
             assert_eq!(
@@ -456,7 +479,7 @@ mod tests {
             );
         }
         assert!(sessions.authenticate(&c.id, Some(&c.cookie), None, false).is_ok());
-        assert_eq!(sessions.presence_of(1), (vec![], false));
+        assert_eq!(sessions.presence_of(1), UserPresence::default());
     }
 
     #[test]

@@ -3,9 +3,12 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+
 use super::dates;
 use crate::app::presence::StatusView;
-use crate::domain::status::StatusMessage;
+use crate::domain::station::StationLogin;
+use crate::domain::status::{AccessChanges, CatalogChanges, StatusMessage};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -101,9 +104,9 @@ pub fn representation(view: StatusView, server_name: &str) -> UserStatusBody {
         on_phone: view.status.on_phone,
         on_phone_changed: dates::format(view.status.on_phone_changed),
         status_changed: dates::format(view.status.status_changed),
-        logged_in: !view.stations.is_empty(),
-        stations: view.stations,
-        ic_servers: if view.has_session { vec![server_name.to_string()] } else { Vec::new() },
+        logged_in: view.presence.logged_in,
+        stations: view.presence.stations,
+        ic_servers: if view.presence.has_session { vec![server_name.to_string()] } else { Vec::new() },
         presence_server: server_name.to_string(),
     }
 }
@@ -113,6 +116,8 @@ pub const ASYNC_COMPLETED_MESSAGE: &str = "urn:inin.com:messaging:asyncOperation
 pub const STATUS_MESSAGES_MESSAGE: &str = "urn:inin.com:status:statusMessagesMessage";
 pub const USER_ACCESS_MESSAGE: &str = "urn:inin.com:status:statusMessagesUserAccessMessage";
 pub const CONNECTION_STATE_MESSAGE: &str = "urn:inin.com:connection:connectionStateChangeMessage";
+pub const STATION_STATE_MESSAGE: &str = "urn:inin.com:connection:stationConnectionStateChangeMessage";
+pub const EFFECTIVE_STATION_MESSAGE: &str = "urn:inin.com:connection:effectiveStationChangeMessage";
 
 /// The members a `userStatusProperties` subscription may name (`userId` is always sent).
 pub const USER_STATUS_PROPERTIES: [&str; 14] = [
@@ -185,31 +190,208 @@ pub fn async_completed(request_id: &str, error: Option<(&str, &str)>) -> String 
     json!({"__type": ASYNC_COMPLETED_MESSAGE, "isDelta": false, "requestId": request_id, "error": error}).to_string()
 }
 
-/// `urn:inin.com:status:statusMessagesMessage`: the whole catalog.
-pub fn status_messages_message(catalog: Vec<StatusMessage>) -> String {
-    let list: Vec<StatusMessageBody> = catalog.into_iter().map(Into::into).collect();
-    json!({"__type": STATUS_MESSAGES_MESSAGE, "isDelta": false, "statusMessageList": list}).to_string()
+/// `urn:inin.com:status:statusMessagesMessage`: the catalog, or what changed in it. Each list
+/// is omitted when empty.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusMessagesMessage {
+    #[serde(rename = "__type")]
+    #[schema(example = "urn:inin.com:status:statusMessagesMessage")]
+    pub kind: &'static str,
+    /// `false` for the full catalog sent after subscribing (every status in
+    /// `statusMessagesAdded`), `true` for a change.
+    pub is_delta: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
+    pub status_messages_added: Vec<StatusMessageBody>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
+    pub status_messages_changed: Vec<StatusMessageBody>,
+    /// Status ids.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
+    pub status_messages_removed: Vec<String>,
 }
 
-/// `urn:inin.com:status:statusMessagesUserAccessMessage` for one user.
-pub fn user_access_message(user_id: &str, status_ids: &[String]) -> String {
-    json!({
-        "__type": USER_ACCESS_MESSAGE,
-        "isDelta": false,
-        "userId": user_id,
-        "statusMessages": status_ids,
+/// `urn:inin.com:status:statusMessagesMessage` of `changes` (the full catalog when not a delta).
+pub fn status_messages_message(changes: &CatalogChanges, is_delta: bool) -> String {
+    let bodies = |list: &[StatusMessage]| list.iter().cloned().map(StatusMessageBody::from).collect();
+    to_text(&StatusMessagesMessage {
+        kind: STATUS_MESSAGES_MESSAGE,
+        is_delta,
+        status_messages_added: bodies(&changes.added),
+        status_messages_changed: bodies(&changes.changed),
+        status_messages_removed: changes.removed.clone(),
     })
-    .to_string()
+}
+
+/// The statuses one user may select that were added or removed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusMessagesUserAccessChange {
+    pub user_id: String,
+    /// Status ids.
+    pub status_messages_added: Vec<String>,
+    /// Status ids.
+    pub status_messages_removed: Vec<String>,
+}
+
+/// `urn:inin.com:status:statusMessagesUserAccessMessage`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusMessagesUserAccessMessage {
+    #[serde(rename = "__type")]
+    #[schema(example = "urn:inin.com:status:statusMessagesUserAccessMessage")]
+    pub kind: &'static str,
+    /// `false` after subscribing (every allowed id in `statusMessagesAdded`), `true` for a change.
+    pub is_delta: bool,
+    pub status_messages_user_access_changes: Vec<StatusMessagesUserAccessChange>,
+}
+
+/// `urn:inin.com:status:statusMessagesUserAccessMessage` of `(username, changes)` pairs.
+pub fn user_access_message(changes: Vec<(String, AccessChanges)>, is_delta: bool) -> String {
+    to_text(&StatusMessagesUserAccessMessage {
+        kind: USER_ACCESS_MESSAGE,
+        is_delta,
+        status_messages_user_access_changes: changes
+            .into_iter()
+            .map(|(user_id, c)| StatusMessagesUserAccessChange {
+                user_id,
+                status_messages_added: c.added,
+                status_messages_removed: c.removed,
+            })
+            .collect(),
+    })
+}
+
+/// `urn:inin.com:connection:connectionStateChangeMessage`: the session went from up (1) to
+/// down (2).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionStateChangeMessage {
+    #[serde(rename = "__type")]
+    #[schema(example = "urn:inin.com:connection:connectionStateChangeMessage")]
+    pub kind: &'static str,
+    pub is_delta: bool,
+    /// 1: up.
+    pub previous_connection_state: u8,
+    /// 2: down.
+    pub new_connection_state: u8,
+    pub reason: String,
+    /// Whether the client may log in again at once (idle expiry, server shutdown).
+    pub should_reconnect: bool,
+    pub message: String,
 }
 
 /// `urn:inin.com:connection:connectionStateChangeMessage`: the server ends the session.
-pub fn connection_down(reason: &str) -> String {
-    json!({
-        "__type": CONNECTION_STATE_MESSAGE,
-        "isDelta": false,
-        "newConnectionState": 2,
-        "reason": reason,
-        "message": format!("The session has ended: {reason}."),
+pub fn connection_down(reason: &str, should_reconnect: bool) -> String {
+    to_text(&ConnectionStateChangeMessage {
+        kind: CONNECTION_STATE_MESSAGE,
+        is_delta: false,
+        previous_connection_state: 1,
+        new_connection_state: 2,
+        reason: reason.to_string(),
+        should_reconnect,
+        message: format!("The session has ended: {reason}."),
     })
-    .to_string()
+}
+
+/// Station information (`GET /icws/{sessionId}/connection/station`, station messages).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StationInfo {
+    /// The workstation, or the remote number for a remote-number login; `""` when stationless.
+    pub id: String,
+    pub extension: String,
+    /// 0 none (stationless), 1 workstation, 2 remote workstation, 3 remote number.
+    pub station_setting: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_number: Option<String>,
+}
+
+impl StationInfo {
+    /// The information of a login; `None` (not logged in) shows as setting 0 with no id.
+    pub fn of(login: Option<&StationLogin>) -> Self {
+        Self {
+            id: login.map(StationLogin::id).unwrap_or_default().to_string(),
+            extension: login.map(StationLogin::id).unwrap_or_default().to_string(),
+            station_setting: login.map_or(0, StationLogin::setting),
+            remote_number: login.and_then(StationLogin::remote_number).map(str::to_string),
+        }
+    }
+}
+
+/// `urn:inin.com:connection:stationConnectionStateChangeMessage`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StationConnectionStateChangeMessage {
+    #[serde(rename = "__type")]
+    #[schema(example = "urn:inin.com:connection:stationConnectionStateChangeMessage")]
+    pub kind: &'static str,
+    /// `false` for the state sent after subscribing.
+    pub is_delta: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_station_info: Option<StationInfo>,
+    pub new_station_info: StationInfo,
+}
+
+/// `urn:inin.com:connection:stationConnectionStateChangeMessage`: `previous` is `None` for the
+/// state sent after subscribing.
+pub fn station_state_message(previous: Option<Option<&StationLogin>>, current: Option<&StationLogin>) -> String {
+    to_text(&StationConnectionStateChangeMessage {
+        kind: STATION_STATE_MESSAGE,
+        is_delta: previous.is_some(),
+        previous_station_info: previous.map(StationInfo::of),
+        new_station_info: StationInfo::of(current),
+    })
+}
+
+/// A configuration id: `{id, displayName, uri}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StationId {
+    pub id: String,
+    pub display_name: String,
+    pub uri: String,
+}
+
+/// The station a session's interactions go to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EffectiveStation {
+    pub station_id: StationId,
+}
+
+impl EffectiveStation {
+    /// The effective station of a login: none when not logged in or stationless.
+    pub fn of(login: Option<&StationLogin>) -> Option<Self> {
+        let id = login.and_then(StationLogin::station_name)?;
+        let uri = format!("/configuration/stations/{}", utf8_percent_encode(id, NON_ALPHANUMERIC));
+        Some(Self { station_id: StationId { id: id.to_string(), display_name: id.to_string(), uri } })
+    }
+}
+
+/// `urn:inin.com:connection:effectiveStationChangeMessage`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EffectiveStationChangeMessage {
+    #[serde(rename = "__type")]
+    #[schema(example = "urn:inin.com:connection:effectiveStationChangeMessage")]
+    pub kind: &'static str,
+    pub is_delta: bool,
+    /// `null` when the session has no station.
+    pub effective_station: Option<EffectiveStation>,
+}
+
+/// `urn:inin.com:connection:effectiveStationChangeMessage`.
+pub fn effective_station_message(effective: Option<EffectiveStation>) -> String {
+    to_text(&EffectiveStationChangeMessage {
+        kind: EFFECTIVE_STATION_MESSAGE,
+        is_delta: false,
+        effective_station: effective,
+    })
+}
+
+fn to_text(message: &impl Serialize) -> String {
+    serde_json::to_string(message).unwrap_or_default()
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use async_trait::async_trait;
 
 use super::{ActiveCall, Forget, ImportedUser, Store, StoreResult, StoredUser};
+use crate::domain::auth_token::AuthToken;
 use crate::domain::cti_profile::{CtiProfile, CtiProfileFields};
 use crate::domain::listing::UserListQuery;
 use crate::domain::presence::UserStatus;
@@ -381,6 +382,14 @@ impl Store for CachedStore {
 
     async fn user_on_phone(&self, user_id: i64) -> StoreResult<bool> {
         self.inner.user_on_phone(user_id).await
+    }
+
+    async fn add_auth_token(&self, token: &AuthToken, now_ms: i64) -> StoreResult<()> {
+        self.inner.add_auth_token(token, now_ms).await
+    }
+
+    async fn take_auth_token(&self, token_hash: &str) -> StoreResult<Option<AuthToken>> {
+        self.inner.take_auth_token(token_hash).await
     }
 
     async fn purge_ended_calls(&self, before_ms: i64) -> StoreResult<()> {

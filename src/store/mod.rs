@@ -11,6 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::config::DatabaseUrl;
+use crate::domain::auth_token::AuthToken;
 use crate::domain::cti_profile::{CtiProfile, CtiProfileFields};
 use crate::domain::listing::UserListQuery;
 use crate::domain::presence::UserStatus;
@@ -194,6 +195,11 @@ pub trait Store: Send + Sync + 'static {
     async fn user_on_phone(&self, user_id: i64) -> StoreResult<bool>;
     /// Forgets ended calls whose last report was received before `before_ms`.
     async fn purge_ended_calls(&self, before_ms: i64) -> StoreResult<()>;
+
+    /// Keeps a single-use login token, dropping tokens expired by `now_ms`.
+    async fn add_auth_token(&self, token: &AuthToken, now_ms: i64) -> StoreResult<()>;
+    /// Takes the token with this hash: a token is taken once, by one instance.
+    async fn take_auth_token(&self, token_hash: &str) -> StoreResult<Option<AuthToken>>;
 
     /// Flushes and closes the connections.
     async fn close(&self);

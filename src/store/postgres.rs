@@ -20,6 +20,7 @@ use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{ActiveCall, Conflict, ImportedUser, Store, StoreError, StoreResult, StoredUser};
+use crate::domain::auth_token::AuthToken;
 use crate::domain::cti_profile::{self, AllowedStatuses, ChangeScope, CtiProfile, CtiProfileFields, ViewScope};
 use crate::domain::listing::{Direction, UserListQuery, UserOrder};
 use crate::domain::presence::{Until, UserStatus};
@@ -1175,6 +1176,35 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn add_auth_token(&self, token: &AuthToken, now_ms: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM auth_tokens WHERE expires_ms < $1").bind(now_ms).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO auth_tokens (token_hash, seed_hash, user_id, source_session, expires_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&token.token_hash)
+        .bind(&token.seed_hash)
+        .bind(token.user_id)
+        .bind(encode(&token.source_session))
+        .bind(token.expires_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn take_auth_token(&self, token_hash: &str) -> StoreResult<Option<AuthToken>> {
+        let row = sqlx::query(
+            "DELETE FROM auth_tokens WHERE token_hash = $1 \
+             RETURNING token_hash, seed_hash, user_id, source_session, expires_ms",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| auth_token_from_row(&r)).transpose()
+    }
+
     async fn close(&self) {
         self.pool.close().await;
     }
@@ -1223,6 +1253,16 @@ async fn write_profile_statuses(tx: &mut PgConnection, id: i64, allowed: &Allowe
         }
     }
     Ok(())
+}
+
+fn auth_token_from_row(row: &PgRow) -> StoreResult<AuthToken> {
+    Ok(AuthToken {
+        token_hash: text(row, "token_hash")?,
+        seed_hash: text(row, "seed_hash")?,
+        user_id: row.try_get("user_id")?,
+        source_session: text(row, "source_session")?,
+        expires_ms: row.try_get("expires_ms")?,
+    })
 }
 
 #[cfg(test)]

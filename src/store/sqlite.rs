@@ -9,6 +9,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{ActiveCall, Conflict, ImportedUser, Store, StoreError, StoreResult, StoredUser};
+use crate::domain::auth_token::AuthToken;
 use crate::domain::cti_profile::{self, AllowedStatuses, ChangeScope, CtiProfile, CtiProfileFields, ViewScope};
 use crate::domain::listing::{Direction, UserListQuery, UserOrder};
 use crate::domain::presence::{Until, UserStatus};
@@ -854,6 +855,35 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn add_auth_token(&self, token: &AuthToken, now_ms: i64) -> StoreResult<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("DELETE FROM auth_tokens WHERE expires_ms < ?").bind(now_ms).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO auth_tokens (token_hash, seed_hash, user_id, source_session, expires_ms) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&token.token_hash)
+        .bind(&token.seed_hash)
+        .bind(token.user_id)
+        .bind(&token.source_session)
+        .bind(token.expires_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn take_auth_token(&self, token_hash: &str) -> StoreResult<Option<AuthToken>> {
+        let row = sqlx::query(
+            "DELETE FROM auth_tokens WHERE token_hash = ? \
+             RETURNING token_hash, seed_hash, user_id, source_session, expires_ms",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.writer)
+        .await?;
+        row.map(|r| auth_token_from_row(&r)).transpose()
+    }
+
     async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
@@ -906,4 +936,14 @@ async fn write_profile_statuses(
         }
     }
     Ok(())
+}
+
+fn auth_token_from_row(row: &SqliteRow) -> StoreResult<AuthToken> {
+    Ok(AuthToken {
+        token_hash: row.try_get("token_hash")?,
+        seed_hash: row.try_get("seed_hash")?,
+        user_id: row.try_get("user_id")?,
+        source_session: row.try_get("source_session")?,
+        expires_ms: row.try_get("expires_ms")?,
+    })
 }

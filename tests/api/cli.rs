@@ -207,6 +207,8 @@ async fn shutdown_closes_event_streams_with_a_last_message() {
     app.signal_term();
     let last = stream.next(Duration::from_secs(10)).await.expect("a last message");
     assert_eq!(last.data["__type"], "urn:inin.com:connection:connectionStateChangeMessage");
+    assert_eq!(last.data["previousConnectionState"], 1, "{:?}", last.data);
+    assert_eq!(last.data["shouldReconnect"], true, "the client may log in again: {:?}", last.data);
     assert!(stream.next(Duration::from_secs(10)).await.is_none(), "the stream ends");
     let status = app.terminate();
     assert!(status.success(), "exit status {status:?}");

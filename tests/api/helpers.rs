@@ -1,5 +1,6 @@
 //! `TestApp`: a `ctid serve` process on a free port with a fresh database.
 
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, RandomState};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -483,5 +484,61 @@ impl TestApp {
     pub async fn spawn_at(url: &str, args: &[&str], envs: &[(&str, &str)]) -> Self {
         let scratch = tempfile::tempdir().expect("temp dir");
         Self::spawn_on(scratch, url, args, envs).await
+    }
+}
+
+/// How long a message may take to arrive before a test gives up (delivery, not speed).
+pub const WAIT: Duration = Duration::from_secs(10);
+/// Between two short polls while waiting for a message.
+const POLL_EVERY: Duration = Duration::from_millis(20);
+
+/// Every message carries `__type` and `isDelta`.
+#[track_caller]
+pub fn assert_envelope(message: &Value) {
+    assert!(message["__type"].as_str().is_some_and(|t| t.starts_with("urn:inin.com:")), "{message}");
+    assert!(message["isDelta"].is_boolean(), "{message}");
+}
+
+/// A session's messages read by short poll, one at a time and in order.
+pub struct Inbox<'a> {
+    pub app: &'a TestApp,
+    pub login: IcwsLogin,
+    pub queue: VecDeque<Value>,
+}
+
+impl<'a> Inbox<'a> {
+    pub fn new(app: &'a TestApp, login: &IcwsLogin) -> Self {
+        Self { app, login: login.clone(), queue: VecDeque::new() }
+    }
+
+    /// Every message up to and including the first that matches, polling every 20 ms for up
+    /// to 10 s.
+    pub async fn until(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut seen = Vec::new();
+        loop {
+            while let Some(message) = self.queue.pop_front() {
+                assert_envelope(&message);
+                let done = matches(&message);
+                seen.push(message);
+                if done {
+                    return seen;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: not received within {WAIT:?}; received: {seen:#?}"
+            );
+            let batch = self.app.poll(&self.login).await;
+            if batch.is_empty() {
+                tokio::time::sleep(POLL_EVERY).await;
+            }
+            self.queue.extend(batch);
+        }
+    }
+
+    /// The next message.
+    pub async fn next(&mut self) -> Value {
+        self.until("a message", |_| true).await.pop().expect("a message")
     }
 }

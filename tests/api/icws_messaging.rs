@@ -1,7 +1,7 @@
 //! `/icws/{sessionId}/messaging/...`: subscriptions and the messages they bring, the short poll
 //! and server-sent events, bounded queues, and the end of sessions (SPEC §3 "Messaging").
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,10 +12,6 @@ use tokio::time::Instant;
 use crate::helpers::*;
 
 const SERVER: &str = "pbx1";
-/// How long a message may take to arrive before a test gives up (delivery, not speed).
-const WAIT: Duration = Duration::from_secs(10);
-/// Between two short polls while waiting for a message.
-const POLL_EVERY: Duration = Duration::from_millis(20);
 
 const USER_STATUS: &str = "urn:inin.com:status:userStatusMessage";
 const COMPLETED: &str = "urn:inin.com:messaging:asyncOperationCompletedMessage";
@@ -199,46 +195,7 @@ fn replay(messages: &[Value]) -> BTreeMap<String, Value> {
     state.unwrap_or_else(|| panic!("no userStatusMessage: {messages:#?}"))
 }
 
-/// A session's messages read by short poll, one at a time and in order.
-struct Inbox<'a> {
-    app: &'a TestApp,
-    login: IcwsLogin,
-    queue: VecDeque<Value>,
-}
-
-impl<'a> Inbox<'a> {
-    fn new(app: &'a TestApp, login: &IcwsLogin) -> Self {
-        Self { app, login: login.clone(), queue: VecDeque::new() }
-    }
-
-    /// Every message up to and including the first that matches, polling every 20 ms for up
-    /// to 10 s.
-    async fn until(&mut self, what: &str, matches: impl Fn(&Value) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + WAIT;
-        let mut seen = Vec::new();
-        loop {
-            while let Some(message) = self.queue.pop_front() {
-                assert_envelope(&message);
-                let done = matches(&message);
-                seen.push(message);
-                if done {
-                    return seen;
-                }
-            }
-            assert!(Instant::now() < deadline, "{what}: not received within {WAIT:?}; received: {seen:#?}");
-            let batch = self.app.poll(&self.login).await;
-            if batch.is_empty() {
-                tokio::time::sleep(POLL_EVERY).await;
-            }
-            self.queue.extend(batch);
-        }
-    }
-
-    /// The next message.
-    async fn next(&mut self) -> Value {
-        self.until("a message", |_| true).await.pop().expect("a message")
-    }
-
+impl Inbox<'_> {
     /// The entries of `user` in the next `count` deltas that list them.
     async fn deltas_of(&mut self, user: &str, count: usize) -> Vec<Value> {
         let mut entries = Vec::new();
@@ -319,12 +276,15 @@ async fn assert_stream_ends(stream: &mut SseStream) {
     assert!(matches!(end, Ok(Ok(None))), "the event stream did not end: {end:?}");
 }
 
+/// A `connectionStateChangeMessage` from up to down; `reconnect`: may the client log in again.
 #[track_caller]
-fn assert_connection_down(message: &Value) {
+fn assert_connection_down(message: &Value, reconnect: bool) {
     assert_eq!(message["__type"], CONNECTION_STATE, "{message}");
     assert_eq!(message["isDelta"], false, "{message}");
+    assert_eq!(message["previousConnectionState"], 1, "up: {message}");
     assert_eq!(message["newConnectionState"], 2, "down: {message}");
-    assert!(!message["reason"].is_null(), "{message}");
+    assert!(message["reason"].as_str().is_some_and(|m| !m.is_empty()), "{message}");
+    assert_eq!(message["shouldReconnect"], reconnect, "{message}");
     assert!(message["message"].as_str().is_some_and(|m| !m.is_empty()), "{message}");
 }
 
@@ -634,7 +594,7 @@ async fn sessions_and_station_logins_of_a_user_are_deltas() {
 // ---- the status catalog and what users may select ----
 
 #[tokio::test]
-async fn the_catalog_subscription_sends_the_whole_catalog_and_each_change() {
+async fn the_catalog_subscription_sends_the_whole_catalog_then_what_changed() {
     let app = spawn().await;
     let watcher = logged_in(&app, "watcher", 2).await;
     let reply = app.icws(Method::PUT, &watcher, CATALOG_PATH, None).await;
@@ -643,35 +603,50 @@ async fn the_catalog_subscription_sends_the_whole_catalog_and_each_change() {
     let mut inbox = Inbox::new(&app, &watcher);
 
     let first = inbox.next().await;
-    assert_eq!(keys(&first), ["__type", "isDelta", "statusMessageList"], "{first}");
+    assert_eq!(keys(&first), ["__type", "isDelta", "statusMessagesAdded"], "{first}");
     assert_eq!(first["__type"], CATALOG);
     assert_eq!(first["isDelta"], false);
-    let list = first["statusMessageList"].as_array().expect("statusMessageList");
-    assert_eq!(list.len(), 14, "{first}");
-    assert_eq!(first["statusMessageList"], catalog_of(&app, &watcher).await);
+    assert_eq!(first["statusMessagesAdded"].as_array().expect("statusMessagesAdded").len(), 14, "{first}");
+    assert_eq!(first["statusMessagesAdded"], catalog_of(&app, &watcher).await);
 
+    // Added: only the new status.
     let created = app.post("/1.1/status_messages", COFFEE).await;
     assert_eq!(created.status.as_u16(), 201, "body: {}", created.body);
     let message = inbox.next().await;
-    assert_eq!(message["__type"], CATALOG, "{message}");
-    assert_eq!(message["isDelta"], false, "the whole catalog: {message}");
-    assert_eq!(message["statusMessageList"].as_array().expect("list").len(), 15);
-    assert_eq!(message["statusMessageList"][14]["statusId"], "Coffee Break");
-    assert_eq!(message["statusMessageList"], catalog_of(&app, &watcher).await);
+    assert_eq!(keys(&message), ["__type", "isDelta", "statusMessagesAdded"], "{message}");
+    assert_eq!(message["isDelta"], true, "{message}");
+    let catalog = catalog_of(&app, &watcher).await;
+    assert_eq!(catalog[14]["statusId"], "Coffee Break");
+    assert_eq!(message["statusMessagesAdded"], json!([catalog[14]]), "as GET shows it");
 
+    // Changed: only the edited status, whole.
     let edited = app.put("/1.1/status_messages/At%20Lunch", r#"{"message_text": "Lunch break"}"#).await;
     assert_eq!(edited.status.as_u16(), 204, "body: {}", edited.body);
     let message = inbox.next().await;
-    assert_eq!(message["__type"], CATALOG, "{message}");
-    assert_eq!(message["statusMessageList"][4]["messageText"], "Lunch break", "{message}");
-    assert_eq!(message["statusMessageList"], catalog_of(&app, &watcher).await);
+    assert_eq!(keys(&message), ["__type", "isDelta", "statusMessagesChanged"], "{message}");
+    assert_eq!(message["isDelta"], true, "{message}");
+    let catalog = catalog_of(&app, &watcher).await;
+    assert_eq!(catalog[4]["messageText"], "Lunch break");
+    assert_eq!(message["statusMessagesChanged"], json!([catalog[4]]), "as GET shows it");
 
+    // An edit that changes nothing sends nothing.
+    let same = app.put("/1.1/status_messages/At%20Lunch", r#"{"message_text": "Lunch break"}"#).await;
+    assert_eq!(same.status.as_u16(), 204, "body: {}", same.body);
+    let sentinel = app.set_status(&watcher, "watcher", json!({"statusId": "Available"})).await;
+    let messages = inbox.until("the watcher's completion", |m| m["requestId"] == sentinel).await;
+    assert_eq!(messages, [completion(&sentinel)], "nothing changed, nothing sent");
+
+    // Removed: only the id.
     let deleted = app.delete("/1.1/status_messages/Coffee%20Break").await;
     assert_eq!(deleted.status.as_u16(), 204, "body: {}", deleted.body);
     let message = inbox.next().await;
-    assert_eq!(message["__type"], CATALOG, "{message}");
-    assert_eq!(message["statusMessageList"].as_array().expect("list").len(), 14, "{message}");
-    assert_eq!(message["statusMessageList"], catalog_of(&app, &watcher).await);
+    assert_eq!(message, json!({"__type": CATALOG, "isDelta": true, "statusMessagesRemoved": ["Coffee Break"]}));
+
+    // A new subscription starts again from the whole catalog.
+    subscribe_to(&app, &watcher, CATALOG_PATH, &json!({})).await;
+    let message = inbox.next().await;
+    assert_eq!(message["isDelta"], false, "{message}");
+    assert_eq!(message["statusMessagesAdded"], catalog_of(&app, &watcher).await);
 
     unsubscribe(&app, &watcher, CATALOG_PATH).await;
     let created = app.post("/1.1/status_messages", COFFEE).await;
@@ -681,58 +656,74 @@ async fn the_catalog_subscription_sends_the_whole_catalog_and_each_change() {
     assert_eq!(messages, [completion(&sentinel)], "no catalog after unsubscribing");
 }
 
+/// One user's entry of a `statusMessagesUserAccessMessage`.
+fn access_change(user: &str, added: &[&str], removed: &[&str]) -> Value {
+    json!({"userId": user, "statusMessagesAdded": added, "statusMessagesRemoved": removed})
+}
+
 #[tokio::test]
-async fn the_access_subscription_follows_profiles_and_the_catalog() {
+async fn the_access_subscription_sends_every_allowed_status_then_what_was_added_or_removed() {
     let app = spawn().await;
     let watcher = logged_in(&app, "watcher", 2).await;
     let target_id = app.presence_user("target", "secret", 2).await;
-    app.presence_user("other", "secret", 3).await;
+    app.presence_user("Other", "secret", 3).await;
     subscribe_to(&app, &watcher, ACCESS_PATH, &json!({"userIds": ["target", "other"]})).await;
     let mut inbox = Inbox::new(&app, &watcher);
 
-    let mut firsts = [inbox.next().await, inbox.next().await];
-    firsts.sort_by_key(|m| m["userId"].as_str().map(str::to_string));
-    for (message, user) in firsts.iter().zip(["other", "target"]) {
-        assert_eq!(
-            message,
-            &json!({"__type": ACCESS, "isDelta": false, "userId": user, "statusMessages": SELECTABLE}),
-            "one message per user"
-        );
+    let first = inbox.next().await;
+    assert_eq!(
+        first,
+        json!({"__type": ACCESS, "isDelta": false, "statusMessagesUserAccessChanges": [
+            access_change("target", &SELECTABLE, &[]),
+            access_change("Other", &SELECTABLE, &[]),
+        ]}),
+        "every subscribed user, in the order asked, by their stored names"
+    );
+    for user in ["target", "Other"] {
         let reply = app.icws(Method::GET, &watcher, &format!("/status/status-messages-user-access/{user}"), None).await;
-        assert_eq!(message["statusMessages"], reply.json()["statusMessages"], "as GET shows it");
+        assert_eq!(reply.json()["statusMessages"], json!(SELECTABLE), "as GET shows it");
     }
 
-    // The user's profile changes.
+    // The user's profile changes: only what they lost.
     let created = app.post("/1.1/cti_profiles", r#"{"name": "Lunch only", "allowed_statuses": ["At Lunch"]}"#).await;
     assert_eq!(created.status.as_u16(), 201, "body: {}", created.body);
     let lunch = created.json()["id"].as_i64().expect("id");
     change_profile(&app, target_id, lunch).await;
-    let messages = inbox.until("target's new list", |m| is_type(m, ACCESS) && m["userId"] == "target").await;
+    let lost: Vec<&str> = SELECTABLE.iter().copied().filter(|s| *s != "At Lunch").collect();
+    let messages = inbox.until("target's change", |m| is_type(m, ACCESS)).await;
     assert_eq!(
-        messages,
-        [json!({"__type": ACCESS, "isDelta": false, "userId": "target", "statusMessages": ["At Lunch"]})]
+        messages.last().expect("message"),
+        &json!({"__type": ACCESS, "isDelta": true, "statusMessagesUserAccessChanges": [
+            access_change("target", &[], &lost),
+        ]})
     );
 
-    // The profile's allowed statuses change.
+    // The profile's allowed statuses change: only what was added.
     let edited =
         app.put(&format!("/1.1/cti_profiles/{lunch}"), r#"{"allowed_statuses": ["Available", "At Lunch"]}"#).await;
     assert_eq!(edited.status.as_u16(), 204, "body: {}", edited.body);
-    let messages = inbox.until("target's edited list", |m| is_type(m, ACCESS) && m["userId"] == "target").await;
-    assert_eq!(messages.last().expect("message")["statusMessages"], json!(["Available", "At Lunch"]));
+    let messages = inbox.until("target's edited list", |m| is_type(m, ACCESS)).await;
+    assert_eq!(
+        messages.last().expect("message")["statusMessagesUserAccessChanges"],
+        json!([access_change("target", &["Available"], &[])])
+    );
 
-    // A new selectable status reaches a profile that allows every selectable status.
+    // A new selectable status reaches only a profile that allows every selectable status.
     let created = app.post("/1.1/status_messages", COFFEE).await;
     assert_eq!(created.status.as_u16(), 201, "body: {}", created.body);
-    let messages = inbox
-        .until("other's list with the new status", |m| {
-            is_type(m, ACCESS)
-                && m["userId"] == "other"
-                && m["statusMessages"].as_array().is_some_and(|l| l.len() == 14)
-        })
-        .await;
-    let mut expected: Vec<&str> = SELECTABLE.to_vec();
-    expected.push("Coffee Break");
-    assert_eq!(messages.last().expect("message")["statusMessages"], json!(expected));
+    let messages = inbox.until("Other's new status", |m| is_type(m, ACCESS)).await;
+    assert_eq!(
+        messages.last().expect("message")["statusMessagesUserAccessChanges"],
+        json!([access_change("Other", &["Coffee Break"], &[])])
+    );
+    // Deleting it takes it back.
+    let deleted = app.delete("/1.1/status_messages/Coffee%20Break").await;
+    assert_eq!(deleted.status.as_u16(), 204, "body: {}", deleted.body);
+    let messages = inbox.until("Other's lost status", |m| is_type(m, ACCESS)).await;
+    assert_eq!(
+        messages.last().expect("message")["statusMessagesUserAccessChanges"],
+        json!([access_change("Other", &[], &["Coffee Break"])])
+    );
 
     // Everything so far read, unsubscribing stops the lists.
     let sentinel = app.set_status(&watcher, "watcher", json!({"statusId": "At Lunch"})).await;
@@ -1068,7 +1059,7 @@ async fn dissociating_the_profile_sends_a_connection_state_change_then_ends_the_
     assert_eq!(reply.status.as_u16(), 204, "body: {}", reply.body);
     let events = events_until(&mut stream, "the connection state change", |m| is_type(m, CONNECTION_STATE)).await;
     assert_eq!(events.len(), 1, "{events:#?}");
-    assert_connection_down(&events[0].data);
+    assert_connection_down(&events[0].data, false);
     assert_stream_ends(&mut stream).await;
     assert_unauthorized(&app.icws(Method::GET, &agent, "/connection", None).await);
 
@@ -1088,7 +1079,7 @@ async fn deleting_the_user_sends_a_connection_state_change_then_ends_the_stream(
     let reply = app.delete(&format!("/1.1/users/{agent_id}")).await;
     assert_eq!(reply.status.as_u16(), 204, "body: {}", reply.body);
     let events = events_until(&mut stream, "the connection state change", |m| is_type(m, CONNECTION_STATE)).await;
-    assert_connection_down(&events.last().expect("event").data);
+    assert_connection_down(&events.last().expect("event").data, false);
     assert_stream_ends(&mut stream).await;
     assert_unauthorized(&app.icws(Method::GET, &agent, "/connection", None).await);
 }

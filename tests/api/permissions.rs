@@ -392,8 +392,9 @@ impl World {
             }
             SubscribeAccess => {
                 assert_eq!(reply.body, "", "{what}: a subscription answers no body");
-                let expected =
-                    json!({"__type": ACCESS, "isDelta": false, "userId": stored, "statusMessages": SELECTABLE});
+                let expected = json!({"__type": ACCESS, "isDelta": false, "statusMessagesUserAccessChanges": [
+                    {"userId": stored, "statusMessagesAdded": SELECTABLE, "statusMessagesRemoved": []}
+                ]});
                 assert_eq!(messages, [expected], "{what}: the allowed statuses follow");
             }
         }
@@ -464,7 +465,9 @@ impl World {
         let reply = self.actor_request(Method::PUT, ACCESS_PATH, Some(&access)).await;
         assert_eq!(reply.status.as_u16(), 200, "{what}: access subscription: {}", reply.body);
         let drained = self.app.poll(&self.actor).await;
-        assert_eq!(drained.len(), 3, "{what}: a full message and two access lists: {drained:#?}");
+        assert_eq!(drained.len(), 2, "{what}: a full message and one access message: {drained:#?}");
+        let listed = drained[1]["statusMessagesUserAccessChanges"].as_array().map(Vec::len);
+        assert_eq!(listed, Some(2), "{what}: the access message lists both users: {drained:#?}");
 
         let seen = format!("{PEER_PRIVATE}: seen");
         self.app.set_status(&self.peer, PEER, json!({"statusId": "Gone Home", "notes": seen})).await;

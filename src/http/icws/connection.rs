@@ -1,5 +1,4 @@
-//! `/icws/connection` and `/icws/{sessionId}/connection`: login, logout, server information,
-//! station login.
+//! `/icws/connection` and `/icws/{sessionId}/connection`: login, logout, server information.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -10,13 +9,15 @@ use super::body::IcwsObject;
 use super::error::{IcwsError, IcwsJson, ok};
 use super::session::{CSRF_HEADER, IcwsSession};
 use crate::app::now;
+use crate::app::presence::TokenLogin;
 use crate::http::AppState;
 use crate::http::base_url::Scheme;
 use crate::http::client_ip::ClientIp;
 use crate::presence::dates;
+use crate::presence::wire::EffectiveStation;
 
 const LOGIN_TYPE: &str = "urn:inin.com:connection:icAuthConnectionRequestSettings";
-const WORKSTATION_TYPE: &str = "urn:inin.com:connection:workstationSettings";
+const TOKEN_LOGIN_TYPE: &str = "urn:inin.com:connection:authTokenConnectionRequestSettings";
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -91,9 +92,15 @@ pub struct ConnectionResponse {
     pub version: Option<Version>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_time_info: Option<ServerTime>,
+    /// With `include=effective-station`, the station the session's interactions go to: absent
+    /// while it has none (a new session has none until it logs in to a station).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective_station: Option<EffectiveStation>,
 }
 
-/// The login request (`__type` `urn:inin.com:connection:icAuthConnectionRequestSettings`).
+/// The login request: `urn:inin.com:connection:icAuthConnectionRequestSettings` (the default:
+/// `userID` and `password`) or `urn:inin.com:connection:authTokenConnectionRequestSettings`
+/// (`authToken`, `authTokenSeed`, `authTokenSourceSession`, `disconnectSourceSession`).
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
 pub struct ConnectionRequest {
@@ -101,22 +108,61 @@ pub struct ConnectionRequest {
     pub kind: Option<String>,
     #[serde(rename = "applicationName")]
     pub application_name: Option<String>,
+    /// Password logins.
     #[serde(rename = "userID")]
-    pub user_id: String,
-    pub password: String,
+    pub user_id: Option<String>,
+    /// Password logins.
+    pub password: Option<String>,
+    /// Token logins: a token from `POST /icws/{sessionId}/connection/unique-auth-token`.
+    #[serde(rename = "authToken")]
+    pub auth_token: Option<String>,
+    /// Token logins: the seed the token was asked with.
+    #[serde(rename = "authTokenSeed")]
+    pub auth_token_seed: Option<String>,
+    /// Token logins: the session that asked for the token.
+    #[serde(rename = "authTokenSourceSession")]
+    pub auth_token_source_session: Option<String>,
+    /// Token logins: end the session that asked for the token.
+    #[serde(rename = "disconnectSourceSession")]
+    pub disconnect_source_session: Option<bool>,
 }
 
-/// The user name, password and application name of a login body.
-pub fn login_request(body: &IcwsObject) -> Result<(String, String, String), IcwsError> {
-    if let Some(kind) = body.string("__type")?
-        && kind != LOGIN_TYPE
-    {
-        return Err(IcwsError::invalid("__type", format!("Only {LOGIN_TYPE} connections are supported.")));
-    }
-    let username = body.required_string("userID")?;
-    let password = body.required_string("password")?;
+/// How a login proves who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    Password { username: String, password: String },
+    Token { token: String, seed: String, source_session: Option<String>, disconnect_source: bool },
+}
+
+/// What a login body asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginRequest {
+    pub credentials: Credentials,
+    pub application_name: String,
+}
+
+/// The credentials and application name of a login body.
+pub fn login_request(body: &IcwsObject) -> Result<LoginRequest, IcwsError> {
+    let credentials = match body.string("__type")?.as_deref() {
+        None | Some(LOGIN_TYPE) => Credentials::Password {
+            username: body.required_string("userID")?,
+            password: body.required_string("password")?,
+        },
+        Some(TOKEN_LOGIN_TYPE) => Credentials::Token {
+            token: body.required_string("authToken")?,
+            seed: body.required_string("authTokenSeed")?,
+            source_session: body.string("authTokenSourceSession")?.filter(|s| !s.is_empty()),
+            disconnect_source: body.boolean("disconnectSourceSession")?.unwrap_or(false),
+        },
+        Some(_) => {
+            return Err(IcwsError::invalid(
+                "__type",
+                format!("Only {LOGIN_TYPE} and {TOKEN_LOGIN_TYPE} connections are supported."),
+            ));
+        }
+    };
     let application_name = body.string("applicationName")?.unwrap_or_default();
-    Ok((username, password, application_name))
+    Ok(LoginRequest { credentials, application_name })
 }
 
 /// The values of every `include` query parameter, each a comma-separated list.
@@ -127,14 +173,14 @@ pub fn includes(query: &[(String, String)]) -> Vec<String> {
 /// Log in: opens a session.
 #[utoipa::path(post, path = "/icws/connection",
     operation_id = "icws_login", tag = "icws connection", security(()), request_body = ConnectionRequest,
-    params(("include" = Option<String>, Query, description = "Comma-separated: features, version, server-time")),
+    params(("include" = Option<String>, Query, description = "Comma-separated: features, version, server-time, effective-station")),
     responses(
         (status = 201, body = ConnectionResponse, headers(
             ("ININ-ICWS-Session-ID" = String, description = "The session id, also in paths"),
             ("ININ-ICWS-CSRF-Token" = String, description = "To send back on every session request"),
             ("Location" = String, description = "`/icws/{sessionId}/connection`"),
             ("Set-Cookie" = String, description = "`icws_{sessionId}`, to send back on every session request"))),
-        (status = 400, description = "Malformed body, or wrong user name or password",
+        (status = 400, description = "Malformed body, wrong user name or password, or a token used twice, expired or not matching its seed",
             body = super::error::IcwsErrorBody),
         (status = 429, description = "Too many failed logins, or too many sessions for this user",
             body = super::error::IcwsErrorBody, headers(("Retry-After" = u64))),
@@ -147,11 +193,26 @@ pub async fn login(
     Query(query): Query<Vec<(String, String)>>,
     body: IcwsObject,
 ) -> Result<Response, IcwsError> {
-    let (username, password, application_name) = login_request(&body)?;
+    let request = login_request(&body)?;
     let includes = includes(&query);
     let has = |name: &str| includes.iter().any(|i| i == name);
     state.presence.sync().await?;
-    let session = state.presence.login(&username, &password, &application_name, ip).await?;
+    let application_name = &request.application_name;
+    let session = match &request.credentials {
+        Credentials::Password { username, password } => {
+            state.presence.login(username, password, application_name, ip).await?
+        }
+        Credentials::Token { token, seed, source_session, disconnect_source } => {
+            let login = TokenLogin {
+                token,
+                seed,
+                source_session: source_session.as_deref(),
+                disconnect_source: *disconnect_source,
+                application_name,
+            };
+            state.presence.login_with_token(login, ip).await?
+        }
+    };
 
     let body = ConnectionResponse {
         csrf_token: session.csrf_token.clone(),
@@ -163,6 +224,11 @@ pub async fn login(
         features: has("features").then_some(&FEATURES[..]),
         version: has("version").then(version),
         server_time_info: has("server-time").then(server_time),
+        effective_station: if has("effective-station") {
+            EffectiveStation::of(session.station().as_ref())
+        } else {
+            None
+        },
     };
     let secure = if scheme.is_some_and(|s| s.0 == Scheme::Https) { "; Secure" } else { "" };
     let cookie = format!("icws_{0}={1}; Path=/icws/{0}; HttpOnly{secure}", session.id, session.cookie);
@@ -239,58 +305,4 @@ pub async fn get_feature(Path(id): Path<String>) -> Result<IcwsJson<&'static Fea
     operation_id = "icws_get_server_time", tag = "icws connection", security(()), responses((status = 200, body = ServerTime)))]
 pub async fn get_server_time() -> impl IntoResponse {
     ok(server_time())
-}
-
-/// The body of a station login (`__type` `urn:inin.com:connection:workstationSettings`); other
-/// members are ignored.
-#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
-#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
-pub struct StationRequest {
-    #[serde(rename = "__type")]
-    pub kind: Option<String>,
-    /// At most 64 characters, no control characters.
-    #[schema(min_length = 1, max_length = 64)]
-    pub workstation: String,
-    #[serde(rename = "readyForInteractions")]
-    pub ready_for_interactions: Option<bool>,
-}
-
-/// Log the session into a workstation.
-#[utoipa::path(put, path = "/icws/{sessionId}/connection/station",
-    operation_id = "icws_station_login", tag = "icws connection", security(("icws_session" = [])),
-    params(("sessionId" = String, Path)),
-    request_body(content = StationRequest, example = json!({"__type": "urn:inin.com:connection:workstationSettings", "workstation": "7001"})),
-    responses((status = 200), (status = 400, body = super::error::IcwsErrorBody), (status = 401, body = super::error::IcwsErrorBody)))]
-pub async fn put_station(
-    State(state): State<AppState>,
-    IcwsSession(session): IcwsSession,
-    body: IcwsObject,
-) -> Result<StatusCode, IcwsError> {
-    if let Some(kind) = body.string("__type")?
-        && kind != WORKSTATION_TYPE
-    {
-        return Err(IcwsError::invalid("__type", format!("Only {WORKSTATION_TYPE} station logins are supported.")));
-    }
-    let workstation = body.required_string("workstation")?;
-    if workstation.chars().count() > 64 || workstation.chars().any(char::is_control) {
-        return Err(IcwsError::invalid("workstation", "The workstation name is invalid."));
-    }
-    if body.boolean("readyForInteractions")? == Some(false) {
-        tracing::debug!(session = %session.id, "station login not ready for interactions");
-    }
-    state.presence.set_station(&session, Some(workstation)).await?;
-    Ok(StatusCode::OK)
-}
-
-/// Log the session out of its workstation.
-#[utoipa::path(delete, path = "/icws/{sessionId}/connection/station",
-    operation_id = "icws_station_logout", tag = "icws connection", security(("icws_session" = [])),
-    params(("sessionId" = String, Path)),
-    responses((status = 200), (status = 401, body = super::error::IcwsErrorBody)))]
-pub async fn delete_station(
-    State(state): State<AppState>,
-    IcwsSession(session): IcwsSession,
-) -> Result<StatusCode, IcwsError> {
-    state.presence.set_station(&session, None).await?;
-    Ok(StatusCode::OK)
 }

@@ -230,7 +230,10 @@ async fn take(
     security(("icws_session" = []), ()),
     params(("sessionId" = String, Path), ("Last-Event-ID" = Option<String>, Header, description = "Resume an event stream")),
     responses((status = 200, description = "The pending messages: a JSON array, or with `Accept: text/event-stream` \
-        one event per message",
+        one event per message. Each message has a `__type`: `urn:inin.com:status:userStatusMessage`, \
+        `urn:inin.com:messaging:asyncOperationCompletedMessage`, and those with a schema of their name: \
+        StatusMessagesMessage, StatusMessagesUserAccessMessage, ConnectionStateChangeMessage, \
+        StationConnectionStateChangeMessage, EffectiveStationChangeMessage",
         content((Vec<Object> = "application/vnd.inin.icws+JSON"), (String = "text/event-stream"))),
         (status = 401, body = super::error::IcwsErrorBody)))]
 pub async fn messages(

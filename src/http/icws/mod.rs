@@ -1,5 +1,6 @@
 //! Presence API, compatible with ICWS, under `/icws`.
 
+pub mod auth_token;
 pub mod body;
 pub mod connection;
 pub mod directory;
@@ -7,6 +8,7 @@ pub mod error;
 pub mod icons;
 pub mod messaging;
 pub mod session;
+pub mod station;
 pub mod status;
 
 use axum::Router;
@@ -32,7 +34,8 @@ pub fn router(state: AppState) -> Router {
         .route("/connection/server-time", get(connection::get_server_time))
         .route("/status-icons/{name}", get(icons::get))
         .route("/{session_id}/connection", get(connection::get).delete(connection::delete))
-        .route("/{session_id}/connection/station", put(connection::put_station).delete(connection::delete_station))
+        .route("/{session_id}/connection/unique-auth-token", post(auth_token::post))
+        .route("/{session_id}/connection/station", get(station::get).put(station::put).delete(station::delete))
         .route("/{session_id}/status/status-messages", get(status::status_messages))
         .route("/{session_id}/status/status-messages-user-access/{user_id}", get(status::user_access))
         .route(
@@ -50,6 +53,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/{session_id}/messaging/subscriptions/status/status-messages-user-access",
             put(messaging::subscribe_access).delete(messaging::unsubscribe_access),
+        )
+        .route(
+            "/{session_id}/messaging/subscriptions/connection/station",
+            put(station::subscribe).delete(station::unsubscribe),
         )
         .route("/{session_id}/configuration/users", get(directory::users))
         .route("/{session_id}/ctid/session", get(directory::session))
