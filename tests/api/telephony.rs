@@ -45,6 +45,14 @@ fn rfc3339(timestamp: f64, offset_hours: i8) -> String {
     utc.to_offset(offset).format(&Rfc3339).expect("format")
 }
 
+/// Unix second `seconds` and `micros` microseconds as RFC 3339 in UTC, with six decimals.
+fn rfc3339_micros(seconds: i64, micros: u32) -> String {
+    let whole = OffsetDateTime::from_unix_timestamp(seconds).expect("timestamp in range").format(&Rfc3339);
+    let whole = whole.expect("format");
+    let head = whole.strip_suffix('Z').expect("UTC");
+    format!("{head}.{micros:06}Z")
+}
+
 fn event(line: &str, call: &str, state: &str, timestamp: f64) -> Value {
     json!({"line": line, "call_id": call, "state": state, "timestamp": timestamp})
 }
@@ -539,6 +547,52 @@ async fn at_equal_timestamps_idle_wins() {
     apply(&app, json!([event("1001", "c3", "ringing", t + 3.0), event("1001", "c3", "idle", t + 3.0)])).await;
     apply(&app, json!([event("1001", "c4", "idle", t + 3.0), event("1001", "c4", "ringing", t + 3.0)])).await;
     assert!(!on_phone(&app, &login, "alice").await);
+    assert_eq!(call_states(&app).await, NO_CALLS);
+}
+
+#[tokio::test]
+async fn reports_a_tenth_of_a_millisecond_apart_keep_their_order() {
+    let app = TestApp::spawn().await;
+    let (alice, _) = agent_with_lines(&app, "alice", &["1001"]).await;
+    let login = watcher(&app).await;
+    let mut watch = Watch::start(&app, &login, "alice").await;
+    let t = base_time() as i64;
+    // The timestamps as a PBX writes them: six decimals, or RFC 3339 with microseconds.
+    let number = |micros: u32| format!("{t}.{micros:06}");
+    let text = |micros: u32| format!("\"{}\"", rfc3339_micros(t, micros));
+    let post = |call: &str, state: &str, timestamp: String| {
+        let body = format!(r#"{{"line": "1001", "call_id": "{call}", "state": "{state}", "timestamp": {timestamp}}}"#);
+        let app = &app;
+        async move { assert_no_content(&app.post("/1.1/telephony/events", &body).await) }
+    };
+
+    // talking at T + 0.0001 s, then idle at T: the idle is older and ignored.
+    post("c1", "talking", number(100)).await;
+    watch.expect_flips(&[true]).await;
+    post("c1", "idle", number(0)).await;
+    assert_eq!(call_states(&app).await, [call("c1", "1001", "talking", json!(alice))]);
+    assert!(on_phone(&app, &login, "alice").await);
+
+    // The same in RFC 3339, on another call.
+    post("c2", "held", text(100)).await;
+    post("c2", "idle", text(0)).await;
+    assert_eq!(
+        call_states(&app).await,
+        [call("c1", "1001", "talking", json!(alice)), call("c2", "1001", "held", json!(alice))]
+    );
+
+    // A microsecond later is later: talking after held applies.
+    post("c2", "talking", text(101)).await;
+    post("c1", "held", number(101)).await;
+    assert_eq!(
+        call_states(&app).await,
+        [call("c1", "1001", "held", json!(alice)), call("c2", "1001", "talking", json!(alice))]
+    );
+    watch.expect_quiet().await;
+
+    post("c1", "idle", number(102)).await;
+    post("c2", "idle", text(102)).await;
+    watch.expect_flips(&[false]).await;
     assert_eq!(call_states(&app).await, NO_CALLS);
 }
 
