@@ -846,6 +846,82 @@ async fn resync_body_errors_change_nothing() {
     assert_eq!(call_states(&app).await, [call("a", "1001", "talking", json!(alice))]);
 }
 
+// ---- upgrade ----
+
+/// A database as a ctid that kept call times in milliseconds left it: its migrations (those
+/// before 0003) applied, and line 1001 with a `talking` call `old` on it, first reported at
+/// `since_ms`, last at `at_ms`, and received just now.
+async fn millisecond_database(url: &str, since_ms: i64, at_ms: i64) {
+    let store = match backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let older = tempfile::tempdir().expect("dir");
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(store);
+    for entry in std::fs::read_dir(migrations).expect("migrations") {
+        let path = entry.expect("migration").path();
+        let name = path.file_name().expect("name").to_string_lossy().to_string();
+        if name.as_str() < "0003" {
+            std::fs::copy(&path, older.path().join(name)).expect("copy");
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(older.path()).await.expect("older migrations");
+    assert_eq!(migrator.iter().count(), 2, "{store}: the migrations before 0003");
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis();
+    let rows = format!(
+        "INSERT INTO lines (name, protocol, context) VALUES ('1001', 'sip', 'default'); \
+         INSERT INTO calls (line_id, call_id, state, at_ms, since_ms, seen_ms) \
+         SELECT id, 'old', 'talking', {at_ms}, {since_ms}, {now_ms} FROM lines WHERE name = '1001';"
+    );
+    match backend() {
+        Backend::Sqlite => {
+            let options = url.parse::<sqlx::sqlite::SqliteConnectOptions>().expect("URL").create_if_missing(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.expect("connect");
+            migrator.run(&pool).await.expect("migrate");
+            sqlx::raw_sql(&rows).execute(&pool).await.expect("rows");
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.expect("connect");
+            migrator.run(&pool).await.expect("migrate");
+            sqlx::raw_sql(&rows).execute(&pool).await.expect("rows");
+            pool.close().await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn calls_recorded_in_milliseconds_keep_their_times_after_an_upgrade() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = database_url(dir.path());
+    let t = base_time() as i64;
+    // First reported at T + 0.25 s, last at T + 0.5 s.
+    millisecond_database(&url, t * 1000 + 250, t * 1000 + 500).await;
+    let app = TestApp::spawn_on(dir, &url, &[], &[]).await;
+
+    let calls = active_calls(&app).await;
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let since = OffsetDateTime::from_unix_timestamp(t).expect("in range").format(&Rfc3339).expect("format");
+    assert_eq!(calls[0]["since"], since.as_str(), "{calls:?}");
+    assert_eq!(call_states(&app).await, [call("old", "1001", "talking", Value::Null)]);
+    let lines = app.get("/1.1/lines").await.json();
+    let line = lines["items"].as_array().expect("items")[0]["id"].as_i64().expect("id");
+    let (alice, _) = agent_with_lines(&app, "alice", &[]).await;
+    associate(&app, alice, line).await;
+    let login = app.icws_login("alice", "secret").await;
+    assert!(on_phone(&app, &login, "alice").await);
+
+    // The last report is still at T + 0.5 s, to the microsecond: a microsecond before is
+    // older, the same instant is a tie that idle wins.
+    let idle =
+        |micros: u32| format!(r#"{{"line": "1001", "call_id": "old", "state": "idle", "timestamp": {t}.{micros:06}}}"#);
+    assert_no_content(&app.post("/1.1/telephony/events", &idle(499_999)).await);
+    assert_eq!(call_states(&app).await, [call("old", "1001", "talking", json!(alice))]);
+    assert_no_content(&app.post("/1.1/telephony/events", &idle(500_000)).await);
+    assert_eq!(call_states(&app).await, NO_CALLS);
+    assert!(!on_phone(&app, &login, "alice").await);
+}
+
 // ---- refusals ----
 
 #[tokio::test]
