@@ -327,7 +327,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 /// than `max_call_age` seconds.
 async fn sweep(presence: Arc<crate::app::presence::Presence>, max_call_age: u64, idle_timeout: std::time::Duration) {
     let period = std::time::Duration::from_secs(max_call_age.clamp(1, 5).min((idle_timeout.as_secs() / 2).max(1)));
-    let max_call_age_ms = i64::try_from(max_call_age.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let max_call_age = std::time::Duration::from_secs(max_call_age);
     let mut tick = tokio::time::interval(period);
     loop {
         tick.tick().await;
@@ -336,7 +336,7 @@ async fn sweep(presence: Arc<crate::app::presence::Presence>, max_call_age: u64,
             Ok(ended) => tracing::info!(ended, "idle presence sessions ended"),
             Err(err) => tracing::error!(error = %err, "ending idle sessions failed"),
         }
-        match crate::app::telephony::expire(&presence, max_call_age_ms).await {
+        match crate::app::telephony::expire(&presence, max_call_age).await {
             Ok(0) => {}
             Ok(calls) => tracing::warn!(calls, "calls without a report for too long were ended"),
             Err(err) => tracing::error!(error = %err, "ending stale calls failed"),

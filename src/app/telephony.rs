@@ -1,6 +1,7 @@
 //! Lines, their users, and the calls a PBX reports: who is on the phone.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use super::presence::Presence;
 use super::{AppError, AppResult};
@@ -8,11 +9,11 @@ use crate::domain::telephony::{self, CallEvent, CallState, Line, LineChanges};
 use crate::domain::validation::ValidationError;
 use crate::store::{ActiveCall, Conflict, Store, StoreError};
 
-/// ctid's clock in Unix milliseconds.
-fn now_ms() -> i64 {
+/// ctid's clock in Unix microseconds.
+fn now_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 pub fn line_not_found(id: i64) -> AppError {
@@ -139,14 +140,14 @@ pub async fn record(presence: &Presence, events: Vec<CallEvent>) -> AppResult<()
         lines_users.push(line.user_id);
         resolved.push((line.id, event));
     }
-    let latest = resolved.iter().map(|(_, e)| e.at_ms).max().unwrap_or(0);
-    store.record_calls(&resolved, now_ms()).await?;
+    let latest = resolved.iter().map(|(_, e)| e.at_us).max().unwrap_or(0);
+    store.record_calls(&resolved, now_us()).await?;
     // Every user of the lines named, not only those whose calls changed: a report repeated
     // after a failed answer still brings its user's state in line.
     let mut users: Vec<i64> = lines_users.into_iter().flatten().collect();
     users.sort_unstable();
     users.dedup();
-    let flipped_at = (latest / 1000).min(super::now());
+    let flipped_at = latest.div_euclid(1_000_000).min(super::now());
     for user in users {
         refresh(presence, user, flipped_at).await?;
     }
@@ -157,23 +158,23 @@ pub async fn record(presence: &Presence, events: Vec<CallEvent>) -> AppResult<()
 /// held call missing from it ends now.
 pub async fn resync(presence: &Presence, calls: Vec<CallEvent>) -> AppResult<()> {
     let listed: HashSet<(String, String)> = calls.iter().map(|c| (c.line.clone(), c.call_id.clone())).collect();
-    let now_ms = now_ms();
+    let now_us = now_us();
     let mut events: Vec<CallEvent> = presence
         .store()
         .active_calls()
         .await?
         .into_iter()
         .filter(|c| !listed.contains(&(c.line.clone(), c.call_id.clone())))
-        .map(|c| ended(&c, now_ms))
+        .map(|c| ended(&c, now_us))
         .collect();
     events.extend(calls);
     record(presence, events).await
 }
 
 /// The end of a held call, later than every report of it whatever the PBX's clock said.
-fn ended(call: &ActiveCall, now_ms: i64) -> CallEvent {
-    let at_ms = now_ms.max(call.at_ms.saturating_add(1));
-    CallEvent { line: call.line.clone(), call_id: call.call_id.clone(), state: CallState::Idle, at_ms }
+fn ended(call: &ActiveCall, now_us: i64) -> CallEvent {
+    let at_us = now_us.max(call.at_us.saturating_add(1));
+    CallEvent { line: call.line.clone(), call_id: call.call_id.clone(), state: CallState::Idle, at_us }
 }
 
 /// The calls that have not ended.
@@ -181,19 +182,19 @@ pub async fn active(store: &dyn Store) -> AppResult<Vec<ActiveCall>> {
     Ok(store.active_calls().await?)
 }
 
-/// Ends calls without a report received for longer than `max_age_ms` (by ctid's clock, so a
+/// Ends calls without a report received for longer than `max_age` (by ctid's clock, so a
 /// PBX's clock being off does not matter) and forgets ended ones as old;
 /// returns how many calls were ended.
-pub async fn expire(presence: &Presence, max_age_ms: i64) -> AppResult<usize> {
-    let now_ms = now_ms();
-    let cutoff = now_ms.saturating_sub(max_age_ms);
+pub async fn expire(presence: &Presence, max_age: Duration) -> AppResult<usize> {
+    let now_us = now_us();
+    let cutoff = now_us.saturating_sub(i64::try_from(max_age.as_micros()).unwrap_or(i64::MAX));
     let stale: Vec<CallEvent> = presence
         .store()
         .active_calls()
         .await?
         .iter()
-        .filter(|c| c.seen_ms < cutoff)
-        .map(|c| ended(c, now_ms))
+        .filter(|c| c.seen_us < cutoff)
+        .map(|c| ended(c, now_us))
         .collect();
     let count = stale.len();
     if count > 0 {

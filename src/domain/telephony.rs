@@ -127,25 +127,26 @@ pub struct CallEvent {
     pub line: String,
     pub call_id: String,
     pub state: CallState,
-    /// When it happened at the PBX, in Unix milliseconds.
-    pub at_ms: i64,
+    /// When it happened at the PBX, in Unix microseconds.
+    pub at_us: i64,
 }
 
 /// What ctid holds of a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallRecord {
     pub state: CallState,
-    pub at_ms: i64,
+    /// The time of the last applied report, in Unix microseconds.
+    pub at_us: i64,
 }
 
 /// Whether `event` replaces what is held of its call: reports may come twice or out of order.
 /// An ended call stays ended; an older report never overrides a newer one; at equal times the
 /// later state in the call's life (idle last) wins, so a duplicate changes nothing.
-pub fn supersedes(held: Option<CallRecord>, state: CallState, at_ms: i64) -> bool {
+pub fn supersedes(held: Option<CallRecord>, state: CallState, at_us: i64) -> bool {
     match held {
         None => true,
         Some(held) if held.state == CallState::Idle => false,
-        Some(held) => at_ms > held.at_ms || (at_ms == held.at_ms && state > held.state),
+        Some(held) => at_us > held.at_us || (at_us == held.at_us && state > held.state),
     }
 }
 
@@ -156,8 +157,8 @@ pub const MAX_CALL_ID: usize = 255;
 mod tests {
     use super::*;
 
-    fn record(state: CallState, at_ms: i64) -> Option<CallRecord> {
-        Some(CallRecord { state, at_ms })
+    fn record(state: CallState, at_us: i64) -> Option<CallRecord> {
+        Some(CallRecord { state, at_us })
     }
 
     #[test]

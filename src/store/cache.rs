@@ -372,8 +372,8 @@ impl Store for CachedStore {
         self.inner.set_line_user(line_id, user).await
     }
 
-    async fn record_calls(&self, events: &[(i64, CallEvent)], received_ms: i64) -> StoreResult<()> {
-        self.inner.record_calls(events, received_ms).await
+    async fn record_calls(&self, events: &[(i64, CallEvent)], received_us: i64) -> StoreResult<()> {
+        self.inner.record_calls(events, received_us).await
     }
 
     async fn active_calls(&self) -> StoreResult<Vec<ActiveCall>> {
@@ -392,8 +392,8 @@ impl Store for CachedStore {
         self.inner.take_auth_token(token_hash).await
     }
 
-    async fn purge_ended_calls(&self, before_ms: i64) -> StoreResult<()> {
-        self.inner.purge_ended_calls(before_ms).await
+    async fn purge_ended_calls(&self, before_us: i64) -> StoreResult<()> {
+        self.inner.purge_ended_calls(before_us).await
     }
 
     fn forget(&self, what: Forget) {

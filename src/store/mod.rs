@@ -88,11 +88,11 @@ pub struct ActiveCall {
     pub user_id: Option<i64>,
     pub call_id: String,
     pub state: CallState,
-    /// First and last report (the PBX's times), Unix milliseconds.
-    pub since_ms: i64,
-    pub at_ms: i64,
-    /// When ctid received the last report.
-    pub seen_ms: i64,
+    /// First and last report (the PBX's times), Unix microseconds.
+    pub since_us: i64,
+    pub at_us: i64,
+    /// When ctid received the last report (its own clock), Unix microseconds.
+    pub seen_us: i64,
 }
 
 /// What a cache in front of the store must drop because another instance changed it.
@@ -187,14 +187,16 @@ pub trait Store: Send + Sync + 'static {
     /// Gives the line to `user` (`StateChanged` if it already has one) or frees it (`None`).
     async fn set_line_user(&self, line_id: i64, user: Option<i64>) -> StoreResult<()>;
     /// Applies reports in order where they supersede what is held of their call (see
-    /// [`crate::domain::telephony::supersedes`]); `received_ms` is ctid's own time of them.
-    async fn record_calls(&self, events: &[(i64, CallEvent)], received_ms: i64) -> StoreResult<()>;
+    /// [`crate::domain::telephony::supersedes`]); `received_us` is ctid's own time of them (Unix
+    /// microseconds).
+    async fn record_calls(&self, events: &[(i64, CallEvent)], received_us: i64) -> StoreResult<()>;
     /// Calls not ended, oldest report first.
     async fn active_calls(&self) -> StoreResult<Vec<ActiveCall>>;
     /// Whether any line of the user has a call that has not ended.
     async fn user_on_phone(&self, user_id: i64) -> StoreResult<bool>;
-    /// Forgets ended calls whose last report was received before `before_ms`.
-    async fn purge_ended_calls(&self, before_ms: i64) -> StoreResult<()>;
+    /// Forgets ended calls whose last report was received before `before_us` (Unix
+    /// microseconds).
+    async fn purge_ended_calls(&self, before_us: i64) -> StoreResult<()>;
 
     /// Keeps a single-use login token, dropping tokens expired by `now_ms`.
     async fn add_auth_token(&self, token: &AuthToken, now_ms: i64) -> StoreResult<()>;

@@ -1095,32 +1095,32 @@ impl Store for PgStore {
         Err(if exists.is_some() { StoreError::Conflict(Conflict::StateChanged) } else { StoreError::NotFound })
     }
 
-    async fn record_calls(&self, events: &[(i64, CallEvent)], received_ms: i64) -> StoreResult<()> {
+    async fn record_calls(&self, events: &[(i64, CallEvent)], received_us: i64) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         lock(&mut tx, CALLS_LOCK).await?;
         for (line_id, event) in events {
-            let held = sqlx::query("SELECT state, at_ms FROM calls WHERE line_id = $1 AND call_id = $2")
+            let held = sqlx::query("SELECT state, at_us FROM calls WHERE line_id = $1 AND call_id = $2")
                 .bind(line_id)
                 .bind(encode(&event.call_id))
                 .fetch_optional(&mut *tx)
                 .await?
                 .map(|row| call_record(&row))
                 .transpose()?;
-            if !supersedes(held, event.state, event.at_ms) {
+            if !supersedes(held, event.state, event.at_us) {
                 continue;
             }
             sqlx::query(
-                "INSERT INTO calls (line_id, call_id, state, at_ms, since_ms, seen_ms) \
+                "INSERT INTO calls (line_id, call_id, state, at_us, since_us, seen_us) \
                  VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (line_id, call_id) DO UPDATE SET state = excluded.state, at_ms = excluded.at_ms, \
-                 seen_ms = excluded.seen_ms",
+                 ON CONFLICT (line_id, call_id) DO UPDATE SET state = excluded.state, at_us = excluded.at_us, \
+                 seen_us = excluded.seen_us",
             )
             .bind(line_id)
             .bind(encode(&event.call_id))
             .bind(event.state.as_str())
-            .bind(event.at_ms)
-            .bind(event.at_ms)
-            .bind(received_ms)
+            .bind(event.at_us)
+            .bind(event.at_us)
+            .bind(received_us)
             .execute(&mut *tx)
             .await?;
         }
@@ -1130,9 +1130,9 @@ impl Store for PgStore {
 
     async fn active_calls(&self) -> StoreResult<Vec<ActiveCall>> {
         let rows = sqlx::query(
-            "SELECT c.line_id, l.name, l.user_id, c.call_id, c.state, c.since_ms, c.at_ms, c.seen_ms FROM calls c \
+            "SELECT c.line_id, l.name, l.user_id, c.call_id, c.state, c.since_us, c.at_us, c.seen_us FROM calls c \
              JOIN lines l ON l.id = c.line_id WHERE c.state != 'idle' \
-             ORDER BY c.at_ms, c.line_id, c.call_id COLLATE \"C\"",
+             ORDER BY c.at_us, c.line_id, c.call_id COLLATE \"C\"",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -1146,9 +1146,9 @@ impl Store for PgStore {
                     call_id: text(row, "call_id")?,
                     state: CallState::parse(&state)
                         .ok_or_else(|| StoreError::Corrupt(format!("call state {state}")))?,
-                    since_ms: row.try_get("since_ms")?,
-                    at_ms: row.try_get("at_ms")?,
-                    seen_ms: row.try_get("seen_ms")?,
+                    since_us: row.try_get("since_us")?,
+                    at_us: row.try_get("at_us")?,
+                    seen_us: row.try_get("seen_us")?,
                 })
             })
             .collect()
@@ -1166,11 +1166,11 @@ impl Store for PgStore {
         Ok(on)
     }
 
-    async fn purge_ended_calls(&self, before_ms: i64) -> StoreResult<()> {
+    async fn purge_ended_calls(&self, before_us: i64) -> StoreResult<()> {
         // No lock: `record_calls` never changes an ended call, so a purge meanwhile is as if
         // it came after.
-        sqlx::query("DELETE FROM calls WHERE state = 'idle' AND seen_ms < $1")
-            .bind(before_ms)
+        sqlx::query("DELETE FROM calls WHERE state = 'idle' AND seen_us < $1")
+            .bind(before_us)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -1227,7 +1227,7 @@ fn call_record(row: &PgRow) -> StoreResult<CallRecord> {
     let state: String = row.try_get("state")?;
     Ok(CallRecord {
         state: CallState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("call state {state}")))?,
-        at_ms: row.try_get("at_ms")?,
+        at_us: row.try_get("at_us")?,
     })
 }
 

@@ -45,6 +45,14 @@ fn rfc3339(timestamp: f64, offset_hours: i8) -> String {
     utc.to_offset(offset).format(&Rfc3339).expect("format")
 }
 
+/// Unix second `seconds` and `micros` microseconds as RFC 3339 in UTC, with six decimals.
+fn rfc3339_micros(seconds: i64, micros: u32) -> String {
+    let whole = OffsetDateTime::from_unix_timestamp(seconds).expect("timestamp in range").format(&Rfc3339);
+    let whole = whole.expect("format");
+    let head = whole.strip_suffix('Z').expect("UTC");
+    format!("{head}.{micros:06}Z")
+}
+
 fn event(line: &str, call: &str, state: &str, timestamp: f64) -> Value {
     json!({"line": line, "call_id": call, "state": state, "timestamp": timestamp})
 }
@@ -542,6 +550,52 @@ async fn at_equal_timestamps_idle_wins() {
     assert_eq!(call_states(&app).await, NO_CALLS);
 }
 
+#[tokio::test]
+async fn reports_a_tenth_of_a_millisecond_apart_keep_their_order() {
+    let app = TestApp::spawn().await;
+    let (alice, _) = agent_with_lines(&app, "alice", &["1001"]).await;
+    let login = watcher(&app).await;
+    let mut watch = Watch::start(&app, &login, "alice").await;
+    let t = base_time() as i64;
+    // The timestamps as a PBX writes them: six decimals, or RFC 3339 with microseconds.
+    let number = |micros: u32| format!("{t}.{micros:06}");
+    let text = |micros: u32| format!("\"{}\"", rfc3339_micros(t, micros));
+    let post = |call: &str, state: &str, timestamp: String| {
+        let body = format!(r#"{{"line": "1001", "call_id": "{call}", "state": "{state}", "timestamp": {timestamp}}}"#);
+        let app = &app;
+        async move { assert_no_content(&app.post("/1.1/telephony/events", &body).await) }
+    };
+
+    // talking at T + 0.0001 s, then idle at T: the idle is older and ignored.
+    post("c1", "talking", number(100)).await;
+    watch.expect_flips(&[true]).await;
+    post("c1", "idle", number(0)).await;
+    assert_eq!(call_states(&app).await, [call("c1", "1001", "talking", json!(alice))]);
+    assert!(on_phone(&app, &login, "alice").await);
+
+    // The same in RFC 3339, on another call.
+    post("c2", "held", text(100)).await;
+    post("c2", "idle", text(0)).await;
+    assert_eq!(
+        call_states(&app).await,
+        [call("c1", "1001", "talking", json!(alice)), call("c2", "1001", "held", json!(alice))]
+    );
+
+    // A microsecond later is later: talking after held applies.
+    post("c2", "talking", text(101)).await;
+    post("c1", "held", number(101)).await;
+    assert_eq!(
+        call_states(&app).await,
+        [call("c1", "1001", "held", json!(alice)), call("c2", "1001", "talking", json!(alice))]
+    );
+    watch.expect_quiet().await;
+
+    post("c1", "idle", number(102)).await;
+    post("c2", "idle", text(102)).await;
+    watch.expect_flips(&[false]).await;
+    assert_eq!(call_states(&app).await, NO_CALLS);
+}
+
 // ---- several lines, several calls ----
 
 #[tokio::test]
@@ -790,6 +844,82 @@ async fn resync_body_errors_change_nothing() {
     assert!(reply.json().as_array().is_some_and(|m| m.len() == 1 && m[0].is_string()), "{}", reply.body);
 
     assert_eq!(call_states(&app).await, [call("a", "1001", "talking", json!(alice))]);
+}
+
+// ---- upgrade ----
+
+/// A database as a ctid that kept call times in milliseconds left it: its migrations (those
+/// before 0003) applied, and line 1001 with a `talking` call `old` on it, first reported at
+/// `since_ms`, last at `at_ms`, and received just now.
+async fn millisecond_database(url: &str, since_ms: i64, at_ms: i64) {
+    let store = match backend() {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let older = tempfile::tempdir().expect("dir");
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(store);
+    for entry in std::fs::read_dir(migrations).expect("migrations") {
+        let path = entry.expect("migration").path();
+        let name = path.file_name().expect("name").to_string_lossy().to_string();
+        if name.as_str() < "0003" {
+            std::fs::copy(&path, older.path().join(name)).expect("copy");
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(older.path()).await.expect("older migrations");
+    assert_eq!(migrator.iter().count(), 2, "{store}: the migrations before 0003");
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis();
+    let rows = format!(
+        "INSERT INTO lines (name, protocol, context) VALUES ('1001', 'sip', 'default'); \
+         INSERT INTO calls (line_id, call_id, state, at_ms, since_ms, seen_ms) \
+         SELECT id, 'old', 'talking', {at_ms}, {since_ms}, {now_ms} FROM lines WHERE name = '1001';"
+    );
+    match backend() {
+        Backend::Sqlite => {
+            let options = url.parse::<sqlx::sqlite::SqliteConnectOptions>().expect("URL").create_if_missing(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await.expect("connect");
+            migrator.run(&pool).await.expect("migrate");
+            sqlx::raw_sql(&rows).execute(&pool).await.expect("rows");
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.expect("connect");
+            migrator.run(&pool).await.expect("migrate");
+            sqlx::raw_sql(&rows).execute(&pool).await.expect("rows");
+            pool.close().await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn calls_recorded_in_milliseconds_keep_their_times_after_an_upgrade() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = database_url(dir.path());
+    let t = base_time() as i64;
+    // First reported at T + 0.25 s, last at T + 0.5 s.
+    millisecond_database(&url, t * 1000 + 250, t * 1000 + 500).await;
+    let app = TestApp::spawn_on(dir, &url, &[], &[]).await;
+
+    let calls = active_calls(&app).await;
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let since = OffsetDateTime::from_unix_timestamp(t).expect("in range").format(&Rfc3339).expect("format");
+    assert_eq!(calls[0]["since"], since.as_str(), "{calls:?}");
+    assert_eq!(call_states(&app).await, [call("old", "1001", "talking", Value::Null)]);
+    let lines = app.get("/1.1/lines").await.json();
+    let line = lines["items"].as_array().expect("items")[0]["id"].as_i64().expect("id");
+    let (alice, _) = agent_with_lines(&app, "alice", &[]).await;
+    associate(&app, alice, line).await;
+    let login = app.icws_login("alice", "secret").await;
+    assert!(on_phone(&app, &login, "alice").await);
+
+    // The last report is still at T + 0.5 s, to the microsecond: a microsecond before is
+    // older, the same instant is a tie that idle wins.
+    let idle =
+        |micros: u32| format!(r#"{{"line": "1001", "call_id": "old", "state": "idle", "timestamp": {t}.{micros:06}}}"#);
+    assert_no_content(&app.post("/1.1/telephony/events", &idle(499_999)).await);
+    assert_eq!(call_states(&app).await, [call("old", "1001", "talking", json!(alice))]);
+    assert_no_content(&app.post("/1.1/telephony/events", &idle(500_000)).await);
+    assert_eq!(call_states(&app).await, NO_CALLS);
+    assert!(!on_phone(&app, &login, "alice").await);
 }
 
 // ---- refusals ----

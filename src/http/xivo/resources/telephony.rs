@@ -55,17 +55,43 @@ pub struct ActiveCallBody {
     pub since: String,
 }
 
-fn timestamp_ms(value: &Value) -> Option<i64> {
-    let ms = match value {
-        Value::Number(n) => n.as_f64().map(|s| s * 1000.0)?,
+/// Microseconds in a second.
+const MICROS: i64 = 1_000_000;
+/// The first second after the accepted range: timestamps run from 1970 to the end of 9999.
+const END_SECONDS: i64 = 253_402_300_800;
+
+/// A report's `timestamp` in Unix microseconds: Unix seconds as a JSON number, or an RFC 3339
+/// date-time.
+///
+/// A number reaches ctid as a double (serde_json keeps no number text), so it is rounded to the
+/// nearest microsecond: whatever a PBX writes with up to six decimals comes out exactly, as
+/// long as a double resolves half a microsecond (until 2242; later, to the double's
+/// resolution). An RFC 3339 fraction is read as written: digits beyond the sixth are dropped.
+fn timestamp_us(value: &Value) -> Option<i64> {
+    let us = match value {
+        Value::Number(n) => match n.as_u64() {
+            Some(seconds) => i64::try_from(seconds).ok()?.checked_mul(MICROS)?,
+            None => micros_of_seconds(n.as_f64()?)?,
+        },
         Value::String(text) => {
             let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
-            (at.unix_timestamp_nanos() / 1_000_000) as f64
+            i64::try_from(at.unix_timestamp_nanos().div_euclid(1000)).ok()?
         }
         _ => return None,
     };
-    // Years 1970 to 9999.
-    (ms.is_finite() && (0.0..253_402_300_800_000.0).contains(&ms)).then(|| ms.round() as i64)
+    (0..END_SECONDS * MICROS).contains(&us).then_some(us)
+}
+
+/// Non-negative `seconds` below the end of the accepted range, to the nearest microsecond.
+fn micros_of_seconds(seconds: f64) -> Option<i64> {
+    if !(0.0..END_SECONDS as f64).contains(&seconds) {
+        return None;
+    }
+    // The whole seconds and their fraction are both exact; only scaling the fraction rounds,
+    // far below a microsecond.
+    let whole = seconds.trunc();
+    let fraction = ((seconds - whole) * MICROS as f64).round();
+    Some(whole as i64 * MICROS + fraction as i64)
 }
 
 fn event(value: Value) -> Result<CallEvent, ValidationError> {
@@ -98,8 +124,8 @@ fn event(value: Value) -> Result<CallEvent, ValidationError> {
         .and_then(Value::as_str)
         .and_then(CallState::parse)
         .ok_or_else(|| ValidationError::invalid("state must be one of ringing, talking, held, idle"))?;
-    let at_ms = map.get("timestamp").and_then(timestamp_ms).ok_or_else(|| ValidationError::invalid("timestamp"))?;
-    Ok(CallEvent { line, call_id, state, at_ms })
+    let at_us = map.get("timestamp").and_then(timestamp_us).ok_or_else(|| ValidationError::invalid("timestamp"))?;
+    Ok(CallEvent { line, call_id, state, at_us })
 }
 
 fn events(values: Vec<Value>) -> Result<Vec<CallEvent>, ValidationError> {
@@ -158,7 +184,7 @@ pub async fn active(State(state): State<AppState>) -> Result<Json<ListOf<ActiveC
             call_id: c.call_id,
             state: c.state.as_str(),
             user_id: c.user_id,
-            since: OffsetDateTime::from_unix_timestamp(c.since_ms.div_euclid(1000))
+            since: OffsetDateTime::from_unix_timestamp(c.since_us.div_euclid(MICROS))
                 .ok()
                 .and_then(|t| t.format(&Rfc3339).ok())
                 .unwrap_or_default(),
@@ -169,14 +195,103 @@ pub async fn active(State(state): State<AppState>) -> Result<Json<ListOf<ActiveC
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// `timestamp_us` of a JSON text, parsed as a request body is.
+    fn us(json: &str) -> Option<i64> {
+        timestamp_us(&serde_json::from_str(json).expect("JSON"))
+    }
 
     #[test]
     fn timestamps_are_unix_seconds_or_rfc_3339() {
-        assert_eq!(timestamp_ms(&serde_json::json!(1763912345.25)), Some(1_763_912_345_250));
-        assert_eq!(timestamp_ms(&serde_json::json!("2026-11-23T15:04:05.250Z")), Some(1_795_446_245_250));
-        assert_eq!(timestamp_ms(&serde_json::json!(-1)), None);
-        assert_eq!(timestamp_ms(&serde_json::json!("yesterday")), None);
-        assert_eq!(timestamp_ms(&serde_json::json!(true)), None);
+        assert_eq!(us("1763912345"), Some(1_763_912_345_000_000));
+        assert_eq!(us("1763912345.25"), Some(1_763_912_345_250_000));
+        assert_eq!(us(r#""2026-11-23T15:04:05.250Z""#), Some(1_795_446_245_250_000));
+        assert_eq!(us(r#""2026-11-23T17:04:05.250+02:00""#), Some(1_795_446_245_250_000));
+        assert_eq!(us(r#""2026-11-23T15:04:05Z""#), Some(1_795_446_245_000_000));
+        assert_eq!(us("0"), Some(0));
+        assert_eq!(us("0.0"), Some(0));
+        assert_eq!(us(r#""1970-01-01T00:00:00Z""#), Some(0));
+    }
+
+    #[test]
+    fn timestamps_keep_their_microseconds() {
+        assert_eq!(us("1763912345.000100"), Some(1_763_912_345_000_100));
+        assert_eq!(us("1763912345.0001"), Some(1_763_912_345_000_100));
+        assert_eq!(us("1763912345.000001"), Some(1_763_912_345_000_001));
+        assert_eq!(us("1763912345.999999"), Some(1_763_912_345_999_999));
+        assert_eq!(us("1.763912345000100e9"), Some(1_763_912_345_000_100));
+        assert_eq!(us("0.000001"), Some(1));
+        assert_eq!(us(r#""2026-11-23T15:04:05.000100Z""#), Some(1_795_446_245_000_100));
+        assert_eq!(us(r#""2026-11-23T15:04:05.000001Z""#), Some(1_795_446_245_000_001));
+        assert_eq!(us(r#""2026-11-23T15:04:05.999999-05:00""#), Some(1_795_464_245_999_999));
+    }
+
+    #[test]
+    fn finer_digits_round_in_numbers_and_are_dropped_in_rfc_3339() {
+        // A number is a double: to the nearest microsecond, into the next second if need be.
+        assert_eq!(us("1763912345.0000004"), Some(1_763_912_345_000_000));
+        assert_eq!(us("1763912345.0000006"), Some(1_763_912_345_000_001));
+        assert_eq!(us("1763912345.123456789"), Some(1_763_912_345_123_457));
+        assert_eq!(us("1763912345.9999996"), Some(1_763_912_346_000_000));
+        // A string's digits are exact: the sixth is the last kept.
+        assert_eq!(us(r#""2026-11-23T15:04:05.123456789Z""#), Some(1_795_446_245_123_456));
+        assert_eq!(us(r#""2026-11-23T15:04:05.9999999Z""#), Some(1_795_446_245_999_999));
+    }
+
+    #[test]
+    fn timestamps_run_from_1970_to_the_end_of_9999() {
+        assert_eq!(us("253402300799"), Some(253_402_300_799_000_000));
+        assert_eq!(us("253402300799.5"), Some(253_402_300_799_500_000));
+        assert_eq!(us(r#""9999-12-31T23:59:59.999999Z""#), Some(253_402_300_799_999_999));
+        assert_eq!(us(r#""9999-12-31T23:59:59.9999999Z""#), Some(253_402_300_799_999_999));
+        assert_eq!(us("253402300800"), None);
+        assert_eq!(us("253402300800.0"), None);
+        // As a double, the last microsecond of 9999 is the first second of 10000.
+        assert_eq!(us("253402300799.999999"), None);
+        assert_eq!(us(r#""9999-12-31T23:59:59-00:01""#), None);
+        assert_eq!(us("1e300"), None);
+        assert_eq!(us("18446744073709551615"), None);
+        assert_eq!(us("9223372036854775807"), None);
+    }
+
+    #[test]
+    fn negative_or_garbage_timestamps_are_refused() {
+        for json in [
+            "-1",
+            "-0.000001",
+            "-1763912345.5",
+            r#""1969-12-31T23:59:59.999999Z""#,
+            r#""1970-01-01T00:30:00+01:00""#,
+            r#""yesterday""#,
+            r#""""#,
+            r#""1763912345""#,
+            r#""2026-11-23T15:04:05""#,
+            r#""2026-13-40T00:00:00Z""#,
+            "true",
+            "null",
+            "[1763912345]",
+            r#"{"seconds": 1763912345}"#,
+        ] {
+            assert_eq!(us(json), None, "{json}");
+        }
+    }
+
+    proptest! {
+        /// Whatever a PBX writes with six decimals comes back to the microsecond, until 2242.
+        #[test]
+        fn six_decimals_are_kept_exactly(seconds in 0_i64..(1 << 33), micros in 0_i64..MICROS) {
+            let text = format!("{seconds}.{micros:06}");
+            prop_assert_eq!(us(&text), Some(seconds * MICROS + micros), "{}", text);
+        }
+
+        #[test]
+        fn rfc_3339_microseconds_are_kept_exactly(seconds in 0_i64..END_SECONDS, micros in 0_i64..MICROS) {
+            let at = OffsetDateTime::from_unix_timestamp(seconds).expect("in range");
+            let text = format!("\"{}.{micros:06}Z\"", &at.format(&Rfc3339).expect("format")[..19]);
+            prop_assert_eq!(us(&text), Some(seconds * MICROS + micros), "{}", text);
+        }
     }
 }
