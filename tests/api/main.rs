@@ -8,6 +8,7 @@ mod crash;
 mod cti_profiles;
 mod helpers;
 mod icws_connection;
+mod icws_directory;
 mod icws_messaging;
 mod icws_robustness;
 mod icws_status;
