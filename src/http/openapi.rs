@@ -27,6 +27,7 @@ use super::xivo::resources::{cti_profiles, lines, status_messages, telephony, us
         icws::connection::login, icws::connection::get, icws::connection::delete, icws::connection::get_version,
         icws::connection::get_features, icws::connection::get_feature, icws::connection::get_server_time,
         icws::connection::put_station, icws::connection::delete_station,
+        icws::server_info::get_server_info, icws::server_info::get_switchover_status,
         icws::status::status_messages, icws::status::user_access, icws::status::get_user_status,
         icws::status::put_user_status,
         icws::messaging::subscribe_statuses, icws::messaging::unsubscribe_statuses, icws::messaging::subscribe_catalog,

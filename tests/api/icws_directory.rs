@@ -1,10 +1,13 @@
-//! The directory `/icws/{sessionId}/configuration/users` with `select`, `where` and `items`
-//! ranges (SPEC §3 "More connection resources").
+//! `/icws/connection/server-info`, `/icws/{sessionId}/connection/switchover-status` and the
+//! directory `/icws/{sessionId}/configuration/users` with `select`, `where` and `items` ranges
+//! (SPEC §3 "More connection resources").
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
 
+const CHALLENGE: &str = r#"ICWS realm="ICWS" location="/ICWS/connection""#;
 const PASSWORD: &str = "s3cret";
 const INVALID_PROPERTY: &str = "error.request.invalidRepresentation.invalidProperty";
 const INVALID_TYPE: &str = "urn:inin.com:common:invalidPropertyError";
@@ -121,6 +124,52 @@ fn assert_members(body: &Value, names: &[&str]) {
     let mut members: Vec<&str> = body.as_object().expect("object").keys().map(String::as_str).collect();
     members.sort_unstable();
     assert_eq!(members, names, "{body}");
+}
+
+#[tokio::test]
+async fn server_info_answers_without_a_session() {
+    let app = TestApp::spawn().await;
+    let reply = send(app.client.get(app.url("/icws/connection/server-info")).header("Accept-Language", "fr-FR")).await;
+    assert_eq!(reply.status.as_u16(), 200, "{}", reply.body);
+    assert_eq!(reply.header("content-type"), Some(ICWS_CONTENT_TYPE));
+    assert_eq!(
+        reply.json(),
+        json!({
+            "languages": [{"languageID": "en-US", "languageDisplayName": "English (United States)"}],
+            "acceptLanguage": "en-US",
+            "authentication": {"allowIcAuth": true}
+        })
+    );
+}
+
+#[tokio::test]
+async fn switchover_status_names_the_server_and_needs_a_session() {
+    let app = TestApp::spawn_with(&["--server-name", "cti-primary.example"], &[]).await;
+    user(&app, Some("jdoe"), "John", "Doe", Some(2)).await;
+    let login = app.icws_login("jdoe", PASSWORD).await;
+
+    let reply = app.icws(Method::GET, &login, "/connection/switchover-status", None).await;
+    assert_eq!(reply.status.as_u16(), 200, "{}", reply.body);
+    assert_eq!(reply.header("content-type"), Some(ICWS_CONTENT_TYPE));
+    assert_eq!(reply.json(), json!({"isSwitchoverActive": false, "primaryHost": "cti-primary.example"}));
+    assert_eq!(reply.json()["primaryHost"], login.body["icServer"], "the login's icServer");
+
+    let path = format!("/icws/{}/connection/switchover-status", login.session_id);
+    let anonymous = send(app.client.get(app.url(&path))).await;
+    let no_token = send(app.client.get(app.url(&path)).header("Cookie", &login.cookie)).await;
+    let unknown = send(
+        app.client
+            .get(app.url("/icws/1/connection/switchover-status"))
+            .header("ININ-ICWS-CSRF-Token", &login.csrf_token)
+            .header("Cookie", &login.cookie),
+    )
+    .await;
+    assert_eq!(app.icws(Method::DELETE, &login, "/connection", None).await.status.as_u16(), 200);
+    let ended = app.icws(Method::GET, &login, "/connection/switchover-status", None).await;
+    for reply in [anonymous, no_token, unknown, ended] {
+        reply.assert_icws_error(401, "error.request.connection.invalidSession");
+        assert_eq!(reply.header("www-authenticate"), Some(CHALLENGE));
+    }
 }
 
 /// A directory of six listed users (and one without a username), seen by `jdoe` (view all) and
