@@ -472,3 +472,29 @@ async fn items_ranges_page_through_the_directory() {
     assert_eq!(numbered.len(), 9);
     assert_page(&directory(&app, &login, &extension_pages, Some("items=5-")).await, "items 5-8/9", &numbered[5..]);
 }
+
+#[tokio::test]
+async fn browser_clients_may_read_the_content_range() {
+    let world = Directory::new().await;
+    let (app, all) = (&world.app, &world.all);
+    let reply = send(
+        app.client
+            .get(app.url(&format!("/icws/{}/configuration/users", all.session_id)))
+            .header("Origin", "http://desk.example")
+            .header("Range", "items=0-1")
+            .header("ININ-ICWS-CSRF-Token", &all.csrf_token)
+            .header("Cookie", &all.cookie),
+    )
+    .await;
+    assert_page(&reply, "items 0-1/6", &everyone()[0..2]);
+    assert_eq!(reply.header("access-control-allow-origin"), Some("http://desk.example"));
+    let exposed: Vec<String> = reply
+        .headers
+        .get_all("access-control-expose-headers")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|h| h.trim().to_ascii_lowercase())
+        .collect();
+    assert!(exposed.iter().any(|h| h == "content-range"), "Content-Range not exposed: {exposed:?}");
+}

@@ -84,6 +84,7 @@ fn cors() -> CorsLayer {
             HeaderName::from_static("inin-icws-session-id"),
             header::LOCATION,
             header::SET_COOKIE,
+            header::CONTENT_RANGE,
         ])
         .max_age(std::time::Duration::from_secs(600))
 }
