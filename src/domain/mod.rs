@@ -1,8 +1,10 @@
-//! The domain: users, CTI profiles, the status catalog, permissions, station logins and telephony.
+//! The domain: users, CTI profiles, the status catalog, permissions, station logins, the
+//! presence directory and telephony.
 //! Nothing here knows about HTTP or SQL.
 
 pub mod auth_token;
 pub mod cti_profile;
+pub mod directory;
 pub mod listing;
 pub mod permissions;
 pub mod presence;

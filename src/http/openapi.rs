@@ -29,6 +29,7 @@ use crate::presence::wire;
         icws::connection::get_features, icws::connection::get_feature, icws::connection::get_server_time,
         icws::station::put, icws::station::get, icws::station::delete, icws::station::subscribe,
         icws::station::unsubscribe, icws::auth_token::post,
+        icws::server_info::get_server_info, icws::server_info::get_switchover_status,
         icws::status::status_messages, icws::status::user_access, icws::status::get_user_status,
         icws::status::put_user_status,
         icws::messaging::subscribe_statuses, icws::messaging::unsubscribe_statuses, icws::messaging::subscribe_catalog,

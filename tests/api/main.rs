@@ -9,6 +9,7 @@ mod cti_profiles;
 mod helpers;
 mod icws_auth_token;
 mod icws_connection;
+mod icws_directory;
 mod icws_message_shapes;
 mod icws_messaging;
 mod icws_robustness;

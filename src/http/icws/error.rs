@@ -24,6 +24,7 @@ pub const SERVER_BUSY: &str = "error.request.connection.serverBusy";
 pub const INVALID_SESSION: &str = "error.request.connection.invalidSession";
 pub const ACCESS_DENIED: &str = "error.request.accessDenied";
 pub const NOT_FOUND: &str = "error.request.notFound";
+pub const RANGE_NOT_SATISFIABLE: &str = "error.request.rangeNotSatisfiable";
 
 /// `Retry-After` of a login refused for want of a session slot.
 const SESSION_RETRY_SECONDS: u64 = 30;
@@ -170,6 +171,11 @@ impl From<PresenceError> for IcwsError {
             PresenceError::Invalid(ChangeError::Invalid(property)) => {
                 Self::invalid(property, format!("The value of {property} is invalid."))
             }
+            PresenceError::RangeNotSatisfiable(total) => Self::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                RANGE_NOT_SATISFIABLE,
+                format!("The requested range starts past the end of the list ({total} in all)."),
+            ),
             PresenceError::Unavailable => {
                 let mut error = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,

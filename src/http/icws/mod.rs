@@ -7,6 +7,7 @@ pub mod directory;
 pub mod error;
 pub mod icons;
 pub mod messaging;
+pub mod server_info;
 pub mod session;
 pub mod station;
 pub mod status;
@@ -32,9 +33,11 @@ pub fn router(state: AppState) -> Router {
         .route("/connection/features", get(connection::get_features))
         .route("/connection/features/{feature_id}", get(connection::get_feature))
         .route("/connection/server-time", get(connection::get_server_time))
+        .route("/connection/server-info", get(server_info::get_server_info))
         .route("/status-icons/{name}", get(icons::get))
         .route("/{session_id}/connection", get(connection::get).delete(connection::delete))
         .route("/{session_id}/connection/unique-auth-token", post(auth_token::post))
+        .route("/{session_id}/connection/switchover-status", get(server_info::get_switchover_status))
         .route("/{session_id}/connection/station", get(station::get).put(station::put).delete(station::delete))
         .route("/{session_id}/status/status-messages", get(status::status_messages))
         .route("/{session_id}/status/status-messages-user-access/{user_id}", get(status::user_access))
@@ -88,6 +91,7 @@ fn cors() -> CorsLayer {
             HeaderName::from_static("inin-icws-session-id"),
             header::LOCATION,
             header::SET_COOKIE,
+            header::CONTENT_RANGE,
         ])
         .max_age(std::time::Duration::from_secs(600))
 }
