@@ -143,12 +143,7 @@ impl Presence {
                 subscriptions.statuses.clear();
                 subscriptions.properties = None;
             }
-            Topic::Catalog => {
-                let _turn = self.publication.lock().await;
-                self.index_mut().catalog.insert(session.id.clone());
-                session.subscriptions().catalog = true;
-                self.publish_catalog(Some(session)).await;
-            }
+            Topic::Catalog => self.apply_catalog_subscription(session).await,
             Topic::NoCatalog => {
                 self.index_mut().unindex_catalog(&session.id);
                 session.subscriptions().catalog = false;
@@ -172,6 +167,7 @@ impl Presence {
 
     /// Indexes what a session loaded from the database follows; it gets a fresh full state
     /// of the users it follows rather than deltas this instance may not have seen.
+    /// The catalog and the allowed statuses it follows come again whole (`isDelta:false`).
     pub(crate) async fn reindex(&self, session: &Arc<Session>) {
         let subscriptions = session.subscriptions().clone();
         {
@@ -179,12 +175,12 @@ impl Presence {
             for id in &subscriptions.statuses {
                 index.statuses.entry(*id).or_default().insert(session.id.clone());
             }
-            for id in &subscriptions.access {
-                index.access.entry(*id).or_default().insert(session.id.clone());
-            }
-            if subscriptions.catalog {
-                index.catalog.insert(session.id.clone());
-            }
+        }
+        if subscriptions.catalog {
+            self.apply_catalog_subscription(session).await;
+        }
+        if !subscriptions.access.is_empty() {
+            self.apply_access_subscription(session, subscriptions.access.clone()).await;
         }
         if !subscriptions.statuses.is_empty() {
             let users = self.users_by_id(&subscriptions.statuses).await;
@@ -347,6 +343,13 @@ impl Presence {
         let users = self.viewable_users(session, usernames).await?;
         let users = users.iter().map(|u| u.id).collect();
         self.update_session(session, Topic::Access { users }).await
+    }
+
+    async fn apply_catalog_subscription(&self, session: &Arc<Session>) {
+        let _turn = self.publication.lock().await;
+        self.index_mut().catalog.insert(session.id.clone());
+        session.subscriptions().catalog = true;
+        self.publish_catalog(Some(session)).await;
     }
 
     async fn apply_access_subscription(&self, session: &Arc<Session>, ids: Vec<i64>) {

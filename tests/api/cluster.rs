@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, IcwsLogin, SseStream, TestApp, backend, database_url, psql};
+use crate::helpers::{Backend, IcwsLogin, Inbox, SseStream, TestApp, backend, database_url, psql};
 
 fn on_postgres() -> bool {
     let yes = backend() == Backend::Postgres;
@@ -300,4 +300,53 @@ async fn what_a_stream_handed_out_is_not_handed_out_again_elsewhere() {
     assert_eq!(b.poll(&boss).await, Vec::<Value>::new(), "handed out by A's stream, not again by B");
     b.set_status(&peer, "peer", json!({"statusId": "Available", "notes": "after"})).await;
     assert_eq!(notes_of(&b.poll(&boss).await, "peer"), ["after"]);
+}
+
+#[tokio::test]
+async fn a_restarted_instance_sends_the_catalog_and_allowed_statuses_whole_then_changes() {
+    if !on_postgres() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = database_url(dir.path());
+    let mut first = TestApp::spawn_at(&url, &[], &[]).await;
+    first.presence_user("agent", "secret", 2).await;
+    let agent = first.icws_login("agent", "secret").await;
+    for (path, body) in [
+        ("/messaging/subscriptions/status/status-messages", "{}"),
+        ("/messaging/subscriptions/status/status-messages-user-access", r#"{"userIds": ["agent"]}"#),
+    ] {
+        let reply = first.icws(Method::PUT, &agent, path, Some(body)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+    assert_eq!(first.poll(&agent).await.len(), 2, "the catalog and the allowed statuses");
+    first.kill();
+
+    // The session comes back from its row; what it follows comes again whole.
+    let app = TestApp::spawn_at(&url, &[], &[]).await;
+    let whole = app.poll(&agent).await;
+    let types: Vec<(&str, bool)> =
+        whole.iter().map(|m| (m["__type"].as_str().unwrap_or_default(), m["isDelta"] == true)).collect();
+    assert_eq!(
+        types,
+        [
+            ("urn:inin.com:status:statusMessagesMessage", false),
+            ("urn:inin.com:status:statusMessagesUserAccessMessage", false)
+        ],
+        "{whole:#?}"
+    );
+    assert_eq!(whole[0]["statusMessagesAdded"].as_array().map(Vec::len), Some(14), "{}", whole[0]);
+    // Then only what changes.
+    let coffee = r#"{"status_id": "Coffee", "message_text": "Coffee", "group_tag": "BREAK"}"#;
+    assert_eq!(app.post("/1.1/status_messages", coffee).await.status, StatusCode::CREATED);
+    let mut inbox = Inbox::new(&app, &agent);
+    let changes = [inbox.next().await, inbox.next().await];
+    assert_eq!(changes[0]["isDelta"], true, "{}", changes[0]);
+    assert_eq!(changes[0]["statusMessagesAdded"][0]["statusId"], "Coffee", "{}", changes[0]);
+    assert_eq!(
+        changes[1]["statusMessagesUserAccessChanges"],
+        json!([{"userId": "agent", "statusMessagesAdded": ["Coffee"], "statusMessagesRemoved": []}]),
+        "{}",
+        changes[1]
+    );
 }
