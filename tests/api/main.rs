@@ -11,6 +11,7 @@ mod icws_connection;
 mod icws_messaging;
 mod icws_robustness;
 mod icws_status;
+mod keep_alive;
 mod limits;
 mod lines;
 mod messaging_stress;
