@@ -6,6 +6,7 @@ pub mod connections;
 pub mod console;
 pub mod health;
 pub mod icws;
+pub mod keep_alive;
 pub mod openapi;
 pub mod request_id;
 pub mod security;

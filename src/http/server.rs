@@ -16,6 +16,7 @@ use tokio::sync::Semaphore;
 
 use super::base_url::Scheme;
 use super::connections::LimitedAcceptor;
+use super::keep_alive::KeepAlive;
 
 /// Longest time in-flight requests get to finish once shutdown starts.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -97,7 +98,12 @@ impl Listeners {
         let permits = Arc::new(Semaphore::new(limits.max_connections));
         let mut servers = tokio::task::JoinSet::new();
         for socket in self.sockets {
-            let service = app.clone().into_make_service_with_connect_info::<SocketAddr>();
+            // Each connection's service: a request body left unread is drained or ends the
+            // connection with `Connection: close` (see `keep_alive`).
+            let service = tower::ServiceExt::<SocketAddr>::map_response(
+                app.clone().into_make_service_with_connect_info::<SocketAddr>(),
+                KeepAlive::new,
+            );
             let handle = handle.clone();
             let permits = permits.clone();
             match &self.tls {

@@ -15,6 +15,7 @@ mod icws_messaging;
 mod icws_robustness;
 mod icws_station;
 mod icws_status;
+mod keep_alive;
 mod limits;
 mod lines;
 mod messaging_stress;
