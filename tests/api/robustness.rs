@@ -111,7 +111,9 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_path_segments_get_a_xivo_answer(segment in "[^/?#]{0,24}", method in prop_oneof![Just("GET"), Just("DELETE"), Just("PUT"), Just("POST")]) {
+    // Not "." or "..": clients resolve those segments (even percent-encoded) before sending, so
+    // `/1.1/..` reaches `/`, which is not the configuration API.
+    fn arbitrary_path_segments_get_a_xivo_answer(segment in "[^/?#]{0,24}".prop_filter("a dot segment", |s| s != "." && s != ".."), method in prop_oneof![Just("GET"), Just("DELETE"), Just("PUT"), Just("POST")]) {
         thread_local!(static FIXTURE: Fixture = Fixture::new());
         let encoded = percent_encoding::utf8_percent_encode(&segment, percent_encoding::NON_ALPHANUMERIC).to_string();
         FIXTURE.with(|f| {
