@@ -76,6 +76,17 @@ impl Reply {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Every comma-separated item of every `name` header, trimmed and lowercased.
+    pub fn header_items(&self, name: &str) -> Vec<String> {
+        self.headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|item| item.trim().to_ascii_lowercase())
+            .collect()
+    }
+
     /// Asserts the XiVO error shape: this status and exactly these messages.
     #[track_caller]
     pub fn assert_error(&self, status: u16, messages: &[&str]) {

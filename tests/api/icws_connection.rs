@@ -579,14 +579,7 @@ async fn cors_echoes_the_origin_and_exposes_the_session_headers() {
     assert_eq!(reply.status.as_u16(), 201, "body: {}", reply.body);
     assert_eq!(reply.header("access-control-allow-origin"), Some("http://desk.example"));
     assert_eq!(reply.header("access-control-allow-credentials"), Some("true"));
-    let exposed: Vec<String> = reply
-        .headers
-        .get_all("access-control-expose-headers")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|h| h.trim().to_ascii_lowercase())
-        .collect();
+    let exposed = reply.header_items("access-control-expose-headers");
     for header in ["inin-icws-session-id", "inin-icws-csrf-token", "location", "set-cookie"] {
         assert!(exposed.iter().any(|h| h == header), "{header} not exposed: {exposed:?}");
     }
@@ -608,15 +601,8 @@ async fn cors_preflights_are_answered() {
     assert!(reply.status.is_success(), "preflight: {} {}", reply.status, reply.body);
     assert_eq!(reply.header("access-control-allow-origin"), Some("http://desk.example"));
     assert_eq!(reply.header("access-control-allow-credentials"), Some("true"));
-    let methods: Vec<String> = reply
-        .headers
-        .get_all("access-control-allow-methods")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|m| m.trim().to_ascii_uppercase())
-        .collect();
-    assert!(methods.iter().any(|m| m == "PUT"), "{methods:?}");
+    let methods = reply.header_items("access-control-allow-methods");
+    assert!(methods.iter().any(|m| m == "put"), "{methods:?}");
     let allowed_headers = reply.header("access-control-allow-headers").unwrap_or_default().to_ascii_lowercase();
     assert!(allowed_headers.contains("inin-icws-csrf-token"), "{allowed_headers:?}");
 }

@@ -203,6 +203,52 @@ test('a supervisor changes another user from the board', async () => {
   await page.context().close();
 });
 
+/** The status ids the page offers in its own status form. */
+const choices = (page) => page.locator('#my-form select[name=statusId] option').evaluateAll((o) => o.map((x) => x.value));
+
+/** Waits until the form's choices include `includes`, exclude `excludes` and number `count` (each when given). */
+async function waitForChoices(page, check) {
+  await page.waitForFunction((c) => {
+    const ids = [...document.querySelectorAll('#my-form select[name=statusId] option')].map((o) => o.value);
+    return (c.includes === undefined || ids.includes(c.includes))
+      && (c.excludes === undefined || !ids.includes(c.excludes))
+      && (c.count === undefined || ids.length === c.count);
+  }, check, { timeout: 5000 });
+}
+
+test('the status choices follow catalog and profile changes as they are pushed', async () => {
+  const page = await openPage('agent1');
+  const before = await choices(page);
+  assert.equal(before.length, 13, before.join(', '));
+
+  const created = await admin('POST', '/1.1/status_messages',
+    { status_id: 'Coffee Break', message_text: 'Having a coffee', group_tag: 'BREAK' });
+  assert.equal(created.status, 201);
+  await waitForChoices(page, { includes: 'Coffee Break' });
+  const label = await page.locator('#my-form option[value="Coffee Break"]').textContent();
+  assert.equal(label, 'Having a coffee');
+
+  const edited = await admin('PUT', '/1.1/status_messages/Coffee%20Break', { message_text: 'Tea time' });
+  assert.equal(edited.status, 204);
+  await page.waitForFunction(
+    () => document.querySelector('#my-form option[value="Coffee Break"]')?.textContent === 'Tea time',
+    null, { timeout: 5000 });
+
+  const narrowed = await admin('PUT', '/1.1/cti_profiles/2', { allowed_statuses: ['Available', 'Coffee Break'] });
+  assert.equal(narrowed.status, 204);
+  await waitForChoices(page, { count: 2 });
+  assert.deepEqual((await choices(page)).sort(), ['Available', 'Coffee Break']);
+
+  const restored = await admin('PUT', '/1.1/cti_profiles/2', { allowed_statuses: null });
+  assert.equal(restored.status, 204);
+  await waitForChoices(page, { count: 14 });
+  const deleted = await admin('DELETE', '/1.1/status_messages/Coffee%20Break');
+  assert.equal(deleted.status, 204);
+  await waitForChoices(page, { excludes: 'Coffee Break', count: 13 });
+  assert.deepEqual((await choices(page)).sort(), [...before].sort());
+  await page.context().close();
+});
+
 test('the page recovers after the server restarts', async () => {
   const page = await openPage('boss');
   const listen = address;
