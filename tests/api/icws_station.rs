@@ -153,6 +153,13 @@ async fn station_logins_with_a_wrong_type_or_member_are_refused_and_change_nothi
             invalid,
             "persistentConnection",
         ),
+        (json!({"workstation": "7001", "persistentConnection": {}}), invalid, "persistentConnection"),
+        (json!({"__type": "urn:inin.com:connection:stationlessSettings", "remoteNumber": 5}), invalid, "remoteNumber"),
+        (
+            json!({"__type": "urn:inin.com:connection:stationlessSettings", "workstation": "7".repeat(65)}),
+            invalid,
+            "workstation",
+        ),
     ];
     for (body, error, property) in cases {
         let reply = app.icws(Method::PUT, &login, STATION, Some(&body.to_string())).await;

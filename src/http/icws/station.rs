@@ -30,11 +30,12 @@ pub struct StationRequest {
     /// `…:remoteNumberSettings` or `…:stationlessSettings`.
     #[serde(rename = "__type")]
     pub kind: Option<String>,
-    /// Workstation and remote workstation logins: at most 64 characters, no control characters.
-    #[schema(min_length = 1, max_length = 64)]
+    /// Workstation and remote workstation logins (required): at most 64 characters, no control
+    /// characters; empty is taken as absent.
+    #[schema(max_length = 64)]
     pub workstation: Option<String>,
-    /// Remote number logins (required), remote workstation logins (optional).
-    #[schema(min_length = 1, max_length = 64)]
+    /// Remote number logins (required), remote workstation logins (optional): as `workstation`.
+    #[schema(max_length = 64)]
     pub remote_number: Option<String>,
     /// Remote number logins: keep the call to the remote number up between interactions.
     pub persistent_connection: Option<bool>,
@@ -71,7 +72,12 @@ pub fn station_login(body: &IcwsObject) -> Result<StationLogin, IcwsError> {
             ));
         }
     }
+    // Members valid whatever the settings type, even those it does not use; an empty text is
+    // taken as absent.
     body.boolean("readyForInteractions")?;
+    body.boolean("persistentConnection")?;
+    station_text(body, "workstation", false)?;
+    station_text(body, "remoteNumber", false)?;
     let required = |name| station_text(body, name, true).map(Option::unwrap_or_default);
     Ok(match body.string("__type")?.as_deref() {
         None | Some(WORKSTATION) => StationLogin::Workstation { workstation: required("workstation")? },
