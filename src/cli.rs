@@ -20,8 +20,11 @@ use crate::store::Store;
 use crate::store::cache::CachedStore;
 use crate::store::log::EventLog;
 
+/// `ctid --version`: the version and the commit it was built from.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("CTID_GIT_COMMIT"), ")");
+
 #[derive(Debug, Parser)]
-#[command(name = "ctid", version, about = "CTI server: XiVO configuration API and ICWS presence API")]
+#[command(name = "ctid", version = VERSION, about = "CTI server: XiVO configuration API and ICWS presence API")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -105,6 +108,13 @@ enum Command {
     /// Manage users in bulk.
     #[command(subcommand)]
     User(UserCommand),
+    /// Write a consistent copy of the SQLite database to FILE (a new file), while ctid runs.
+    /// PostgreSQL databases are backed up with pg_dump.
+    Backup {
+        file: PathBuf,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Print the OpenAPI document.
     Openapi,
 }
@@ -189,8 +199,26 @@ async fn run(cli: Cli) -> Result<(), String> {
             let count = result.map_err(|e| e.to_string())?;
             write_stdout(&format!("imported {count} users\n"))
         }
+        Command::Backup { file, database } => backup(&database.database, &file).await,
         Command::Openapi => write_stdout(&openapi::document()),
     }
+}
+
+async fn backup(database: &DatabaseUrl, file: &std::path::Path) -> Result<(), String> {
+    let DatabaseUrl::Sqlite { path } = database else {
+        return Err(format!(
+            "ctid backup copies SQLite databases; back up {database} with pg_dump (docs/operations.md)"
+        ));
+    };
+    if !path.exists() {
+        return Err(format!("no database at {}", path.display()));
+    }
+    if file.exists() {
+        return Err(format!("{} already exists: name a new file", file.display()));
+    }
+    store::SqliteStore::backup(path, file).await.map_err(|e| format!("backup to {} failed: {e}", file.display()))?;
+    eprintln!("ctid: {} copied to {}", database, file.display());
+    Ok(())
 }
 
 fn write_stdout(text: &str) -> Result<(), String> {

@@ -45,6 +45,17 @@ const STATUS_COLUMNS: &str = "status_id, message_text, icon_uri, group_tag, can_
      is_forward_status, is_after_call_work_status, is_acd_status, is_allow_follow_up_status, system_id, built_in";
 
 impl SqliteStore {
+    /// Writes a consistent copy of the database at `database` to the new file `target`, while
+    /// other processes go on committing (`VACUUM INTO` reads one snapshot of the database).
+    pub async fn backup(database: &Path, target: &Path) -> StoreResult<()> {
+        let options =
+            SqliteConnectOptions::new().filename(database).read_only(true).busy_timeout(Duration::from_secs(5));
+        let mut connection = sqlx::ConnectOptions::connect(&options).await?;
+        sqlx::query("VACUUM INTO ?").bind(target.to_string_lossy().as_ref()).execute(&mut connection).await?;
+        sqlx::Connection::close(connection).await?;
+        Ok(())
+    }
+
     /// Opens (creating if missing) the database at `path`, migrates and seeds it.
     pub async fn open(path: &Path) -> StoreResult<Self> {
         let options = SqliteConnectOptions::new()

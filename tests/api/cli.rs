@@ -291,3 +291,93 @@ async fn a_started_server_caches_every_user_without_undoing_changes() {
     let middle = app.icws(reqwest::Method::GET, &login, "/status/user-statuses/u2500", None).await;
     assert_eq!(middle.json()["statusId"], "Available");
 }
+
+/// A user as the list shows it, without its links (they name the server that answered).
+fn without_links(mut user: serde_json::Value) -> serde_json::Value {
+    user.as_object_mut().expect("object").remove("links");
+    user
+}
+
+#[tokio::test]
+async fn backup_copies_a_consistent_database_while_changes_are_committed() {
+    if backend() == Backend::Postgres {
+        let out = ctid(&["backup", "/nonexistent/copy.db", "--database", "postgres://ctid:secret@127.0.0.1/ctid"]);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("pg_dump") && !stderr.contains("secret"), "{stderr}");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let url = database_url(dir.path());
+    let app = TestApp::spawn_at(&url, &[], &[]).await;
+    for i in 0..50 {
+        app.create_user(json!({"firstname": format!("Before{i}"), "username": format!("before{i}")})).await;
+    }
+    // Writers commit users, each acknowledged, all through the backup.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (client, base, stop) = (app.client.clone(), app.url("/1.1/users"), stop.clone());
+            tokio::spawn(async move {
+                let mut written = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let body = json!({"firstname": format!("During{w}x{written}"), "lastname": "Writer"}).to_string();
+                    let reply = send(client.post(&base).basic_auth("admin", Some(ADMIN_PASSWORD)).body(body)).await;
+                    assert_eq!(reply.status.as_u16(), 201, "{}", reply.body);
+                    written += 1;
+                }
+                written
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let copy = dir.path().join("copy.db");
+    let copy_path = copy.to_string_lossy().to_string();
+    let out =
+        tokio::task::spawn_blocking(move || ctid(&["backup", &copy_path, "--database", &url])).await.expect("backup");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut written = 0;
+    for writer in writers {
+        written += writer.await.expect("writer");
+    }
+    assert!(written > 0, "changes were committed during the backup");
+
+    // A second backup to the same file is refused rather than overwriting it.
+    let again = ctid(&["backup", &copy.to_string_lossy(), "--database", &database_url(dir.path())]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    // The copy opens, holds every user committed before it started, and each user it holds is
+    // whole and as the original has it.
+    let restored = TestApp::spawn_at(&format!("sqlite://{}", copy.display()), &[], &[]).await;
+    let listed = restored.get("/1.1/users?limit=100000").await.json();
+    let original = app.get("/1.1/users?limit=100000").await.json();
+    let total = listed["total"].as_u64().expect("total");
+    assert!(total >= 50 && total <= original["total"].as_u64().expect("total"), "{total}");
+    let originals: Vec<serde_json::Value> =
+        original["items"].as_array().expect("items").iter().cloned().map(without_links).collect();
+    for user in listed["items"].as_array().expect("items") {
+        assert!(originals.contains(&without_links(user.clone())), "not in the original: {user}");
+    }
+    for i in 0..50 {
+        let name = format!("before{i}");
+        assert!(listed["items"].as_array().expect("items").iter().any(|u| u["username"] == name), "{name}");
+    }
+}
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let out = ctid(&["--version"]);
+    assert!(out.status.success());
+    let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or_else(|| "unknown".to_string(), |o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    assert_eq!(printed, format!("ctid {} (commit {commit})", env!("CARGO_PKG_VERSION")));
+}
