@@ -219,3 +219,19 @@ fn serve_does_not_start_on_an_untrusted_server() {
     let line = refused((ok, stderr.clone()));
     assert!(line.contains("the PostgreSQL server's certificate is not trusted"), "{stderr}");
 }
+
+#[test]
+fn require_is_refused_by_a_server_without_tls() {
+    // The suite's own server (scripts/postgres) has no TLS: prefer, the default, connects in
+    // plain text there (every other PostgreSQL test does), require does not.
+    let Ok(admin) = std::env::var("CTID_TEST_POSTGRES") else { return };
+    if backend() != Backend::Postgres {
+        return;
+    }
+    let url = format!(
+        "{}?sslmode=require",
+        admin.replacen("postgres://postgres@", &format!("postgres://postgres:{PASSWORD}@"), 1)
+    );
+    let line = refused(migrate(&url));
+    assert!(line.contains("does not offer TLS, and sslmode=require requires it"), "{line}");
+}
