@@ -70,9 +70,12 @@ struct HeadReads {
 }
 
 impl EventLog {
-    /// Connects with a small pool of its own (the store's pool serves requests).
+    /// Connects with a small pool of its own (the store's pool serves requests), with the
+    /// store's connection options (TLS included).
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let pool = PgPoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(2)).connect_lazy(url)?;
+        let (options, _) = super::pg_tls::connect_options(url).map_err(StoreError::Config)?;
+        let pool =
+            PgPoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(2)).connect_lazy_with(options);
         Ok(Self { pool, heads: Arc::default(), streamed: Arc::default() })
     }
 

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod log;
+pub mod pg_tls;
 mod postgres;
 mod sqlite;
 
@@ -47,6 +48,10 @@ pub enum StoreError {
     Conflict(Conflict),
     #[error("database error: {0}")]
     Backend(#[from] sqlx::Error),
+    /// The database cannot be used as configured (a bad URL, a TLS failure), in words for the
+    /// operator.
+    #[error("{0}")]
+    Config(String),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("{0}")]

@@ -117,11 +117,10 @@ impl PgStore {
     /// Connects to the database at `url` (waiting up to 10 s for a server that is starting),
     /// migrates and seeds it.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let mut options: PgConnectOptions = url.parse()?;
-        if options.get_application_name().is_none() {
-            options = options.application_name("ctid");
+        let (options, tls) = super::pg_tls::connect_options(url).map_err(StoreError::Config)?;
+        if let Err(err) = wait_for_server(&options).await {
+            return Err(tls.explain(&err).map_or(StoreError::Backend(err), StoreError::Config));
         }
-        wait_for_server(&options).await?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -204,7 +203,7 @@ impl PgStore {
 
 /// Tries to connect until the server accepts, for up to [`CONNECT_PATIENCE`]: the server may
 /// be starting (refused connections, "the database system is starting up"). Any other error
-/// (authentication, missing database, bad options) fails at once.
+/// (authentication, missing database, bad options, a TLS failure) fails at once.
 async fn wait_for_server(options: &PgConnectOptions) -> Result<(), sqlx::Error> {
     let deadline = Instant::now() + CONNECT_PATIENCE;
     let mut pause = Duration::from_millis(50);
@@ -225,7 +224,7 @@ async fn wait_for_server(options: &PgConnectOptions) -> Result<(), sqlx::Error> 
             }
         };
         let retryable = match &err {
-            sqlx::Error::Io(_) => true,
+            sqlx::Error::Io(_) => !super::pg_tls::is_tls_failure(&err),
             // too_many_connections, cannot_connect_now (starting up, shutting down, recovering)
             sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("53300" | "57P03")),
             _ => false,

@@ -150,13 +150,13 @@ async fn three_instances_on_one_database_serve_as_one() {
 }
 
 /// A throw-away PostgreSQL cluster of its own (scripts/postgres), to stop and start.
-struct OwnServer {
+pub(crate) struct OwnServer {
     dir: tempfile::TempDir,
-    admin: String,
+    pub(crate) admin: String,
 }
 
 impl OwnServer {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         // A port outside the range other throw-away servers are started in: while this one is
         // stopped, nobody else takes it.
@@ -173,8 +173,17 @@ impl OwnServer {
         Self { dir, admin }
     }
 
-    fn pg_ctl(&self, action: &str) {
-        let port = self.admin.rsplit(':').next().and_then(|p| p.split('/').next()).expect("port").to_string();
+    /// The cluster's directory (its data directory is `data` inside).
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    pub(crate) fn port(&self) -> String {
+        self.admin.rsplit(':').next().and_then(|p| p.split('/').next()).expect("port").to_string()
+    }
+
+    pub(crate) fn pg_ctl(&self, action: &str) {
+        let port = self.port();
         let script = format!(
             "bin=$(printf '%s\\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1); \
              cmd=(\"$bin/pg_ctl\" -D '{dir}/data' -l '{dir}/log' -o '-p {port}' -w -t 60 -s -m fast {action}); \

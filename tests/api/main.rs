@@ -22,6 +22,7 @@ mod messaging_stress;
 mod openapi;
 mod pbx;
 mod permissions;
+mod postgres_tls;
 mod robustness;
 mod secrets;
 mod status_messages;
