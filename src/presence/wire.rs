@@ -346,10 +346,11 @@ pub fn station_state_message(previous: Option<Option<&StationLogin>>, current: O
     })
 }
 
-/// A configuration id: `{id, displayName, uri}`.
+/// A configuration object's id: a user's (id: the username, uri: `/configuration/users/{id}`)
+/// or a station's (id: the workstation or remote number, uri: `/configuration/stations/{id}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct StationId {
+pub struct ConfigurationId {
     pub id: String,
     pub display_name: String,
     pub uri: String,
@@ -359,7 +360,7 @@ pub struct StationId {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EffectiveStation {
-    pub station_id: StationId,
+    pub station_id: ConfigurationId,
 }
 
 impl EffectiveStation {
@@ -367,7 +368,7 @@ impl EffectiveStation {
     pub fn of(login: Option<&StationLogin>) -> Option<Self> {
         let id = login.and_then(StationLogin::station_name)?;
         let uri = format!("/configuration/stations/{}", utf8_percent_encode(id, NON_ALPHANUMERIC));
-        Some(Self { station_id: StationId { id: id.to_string(), display_name: id.to_string(), uri } })
+        Some(Self { station_id: ConfigurationId { id: id.to_string(), display_name: id.to_string(), uri } })
     }
 }
 

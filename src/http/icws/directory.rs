@@ -11,17 +11,7 @@ use super::session::IcwsSession;
 use crate::app::presence::PresenceError;
 use crate::domain::directory::{self, Entry, MAX_CONDITIONS, MAX_QUERY_LEN, Selection};
 use crate::http::AppState;
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ConfigurationId {
-    /// The username.
-    pub id: String,
-    /// "Firstname Lastname".
-    pub display_name: String,
-    /// `/configuration/users/{id}`.
-    pub uri: String,
-}
+use crate::presence::wire::ConfigurationId;
 
 /// A user of the directory: `configurationId` always, the other members when selected and known.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
