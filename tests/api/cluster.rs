@@ -8,15 +8,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, IcwsLogin, Inbox, SseStream, TestApp, backend, database_url, psql};
-
-fn on_postgres() -> bool {
-    let yes = backend() == Backend::Postgres;
-    if !yes {
-        eprintln!("several instances need PostgreSQL: set CTID_TEST_POSTGRES (scripts/test does)");
-    }
-    yes
-}
+use crate::helpers::{IcwsLogin, Inbox, SseStream, TestApp, database_url, on_postgres, psql};
 
 /// The user-status entries of a message list, `(userId, notes)` in order.
 fn notes_of(messages: &[Value], user: &str) -> Vec<String> {
@@ -58,7 +50,7 @@ async fn status_notes(app: &TestApp, login: &IcwsLogin, user: &str) -> String {
 
 #[tokio::test]
 async fn three_instances_on_one_database_serve_as_one() {
-    if !on_postgres() {
+    if !on_postgres("several instances") {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
@@ -207,7 +199,7 @@ impl Drop for OwnServer {
 
 #[tokio::test]
 async fn an_instance_rides_out_a_postgresql_restart() {
-    if !on_postgres() {
+    if !on_postgres("several instances") {
         return;
     }
     let server = OwnServer::start();
@@ -283,7 +275,7 @@ async fn health_reports_that_the_database_answers() {
 /// that later polls the same session elsewhere is not handed it again.
 #[tokio::test]
 async fn what_a_stream_handed_out_is_not_handed_out_again_elsewhere() {
-    if !on_postgres() {
+    if !on_postgres("several instances") {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
@@ -313,7 +305,7 @@ async fn what_a_stream_handed_out_is_not_handed_out_again_elsewhere() {
 
 #[tokio::test]
 async fn a_restarted_instance_sends_the_catalog_and_allowed_statuses_whole_then_changes() {
-    if !on_postgres() {
+    if !on_postgres("several instances") {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");

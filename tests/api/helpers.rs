@@ -334,6 +334,31 @@ pub struct IcwsLogin {
     pub body: Value,
 }
 
+impl IcwsLogin {
+    /// The session a login answer opened; asserts 201.
+    #[track_caller]
+    pub fn from_reply(reply: &Reply) -> Self {
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let set_cookie = reply.header("set-cookie").expect("Set-Cookie").to_string();
+        Self {
+            session_id: reply.header("inin-icws-session-id").expect("session id").to_string(),
+            csrf_token: reply.header("inin-icws-csrf-token").expect("token").to_string(),
+            cookie: set_cookie.split(';').next().expect("cookie").to_string(),
+            set_cookie,
+            body: reply.json(),
+        }
+    }
+}
+
+/// Whether the suite runs on PostgreSQL; if not, says on stderr that `what` needs it.
+pub fn on_postgres(what: &str) -> bool {
+    let yes = backend() == Backend::Postgres;
+    if !yes {
+        eprintln!("{what} need PostgreSQL: set CTID_TEST_POSTGRES (scripts/test does)");
+    }
+    yes
+}
+
 pub const ICWS_CONTENT_TYPE: &str = "application/vnd.inin.icws+JSON; charset=utf-8";
 
 impl Reply {
@@ -375,16 +400,14 @@ impl TestApp {
 
     /// Logs in and returns the session; asserts 201.
     pub async fn icws_login(&self, user: &str, password: &str) -> IcwsLogin {
-        let reply = self.icws_login_raw(user, password).await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-        let set_cookie = reply.header("set-cookie").expect("Set-Cookie").to_string();
-        IcwsLogin {
-            session_id: reply.header("inin-icws-session-id").expect("session id").to_string(),
-            csrf_token: reply.header("inin-icws-csrf-token").expect("token").to_string(),
-            cookie: set_cookie.split(';').next().expect("cookie").to_string(),
-            set_cookie,
-            body: reply.json(),
-        }
+        IcwsLogin::from_reply(&self.icws_login_raw(user, password).await)
+    }
+
+    /// `GET …/status/user-statuses/{user}`, which must answer 200.
+    pub async fn user_status(&self, login: &IcwsLogin, user: &str) -> Value {
+        let reply = self.icws(Method::GET, login, &format!("/status/user-statuses/{user}"), None).await;
+        assert_eq!(reply.status.as_u16(), 200, "GET {user}: {}", reply.body);
+        reply.json()
     }
 
     /// A session request with the token and cookie; `path` is relative to `/icws/{sessionId}`.

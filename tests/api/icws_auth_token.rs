@@ -37,20 +37,12 @@ fn body(token: &str, seed: &str, source: &str) -> Value {
 /// The session a successful token login opened, checked like a password login's.
 #[track_caller]
 fn assert_opened(reply: &Reply, user: &str) -> IcwsLogin {
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    let set_cookie = reply.header("set-cookie").expect("Set-Cookie").to_string();
-    let session_id = reply.header("inin-icws-session-id").expect("session id").to_string();
-    let body = reply.json();
-    assert_eq!(body["userID"], user, "{body}");
-    assert_eq!(body["sessionId"], session_id.as_str(), "{body}");
+    let login = IcwsLogin::from_reply(reply);
+    let session_id = login.session_id.as_str();
+    assert_eq!(login.body["userID"], user, "{}", login.body);
+    assert_eq!(login.body["sessionId"], session_id, "{}", login.body);
     assert_eq!(reply.header("location"), Some(format!("/icws/{session_id}/connection").as_str()));
-    IcwsLogin {
-        csrf_token: reply.header("inin-icws-csrf-token").expect("token").to_string(),
-        cookie: set_cookie.split(';').next().expect("cookie").to_string(),
-        session_id,
-        set_cookie,
-        body,
-    }
+    login
 }
 
 async fn connection_state(app: &TestApp, login: &IcwsLogin) -> StatusCode {
@@ -174,8 +166,7 @@ async fn asking_for_a_token_needs_a_session_and_a_bounded_seed() {
 
 #[tokio::test]
 async fn a_token_made_on_one_instance_is_valid_once_on_any_other() {
-    if backend() != Backend::Postgres {
-        eprintln!("several instances need PostgreSQL: set CTID_TEST_POSTGRES (scripts/test does)");
+    if !on_postgres("several instances") {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");

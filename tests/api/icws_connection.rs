@@ -117,12 +117,6 @@ fn assert_version(version: &Value) {
     }
 }
 
-async fn own_status(app: &TestApp, login: &IcwsLogin, user: &str) -> Value {
-    let reply = app.icws(Method::GET, login, &format!("/status/user-statuses/{user}"), None).await;
-    assert_eq!(reply.status.as_u16(), 200, "body: {}", reply.body);
-    reply.json()
-}
-
 // ---- login ----
 
 #[tokio::test]
@@ -524,20 +518,20 @@ async fn station_login_and_logout_show_in_the_user_status() {
     let app = TestApp::spawn().await;
     app.presence_user("agent", "secret", 2).await;
     let login = app.icws_login("agent", "secret").await;
-    let before = own_status(&app, &login, "agent").await;
+    let before = app.user_status(&login, "agent").await;
     assert_eq!(before["stations"], json!([]));
     assert_eq!(before["loggedIn"], false);
 
     let body = r#"{"__type":"urn:inin.com:connection:workstationSettings","workstation":"7001"}"#;
     let put = app.icws(Method::PUT, &login, "/connection/station", Some(body)).await;
     assert_eq!(put.status.as_u16(), 200, "body: {}", put.body);
-    let logged_in = own_status(&app, &login, "agent").await;
+    let logged_in = app.user_status(&login, "agent").await;
     assert_eq!(logged_in["stations"], json!(["7001"]));
     assert_eq!(logged_in["loggedIn"], true);
 
     let delete = app.icws(Method::DELETE, &login, "/connection/station", None).await;
     assert_eq!(delete.status.as_u16(), 200, "body: {}", delete.body);
-    let logged_out = own_status(&app, &login, "agent").await;
+    let logged_out = app.user_status(&login, "agent").await;
     assert_eq!(logged_out["stations"], json!([]));
     assert_eq!(logged_out["loggedIn"], false);
 }
@@ -560,7 +554,7 @@ async fn station_login_needs_a_workstation_and_a_session() {
     malformed.assert_icws_error(400, "error.request.invalidRepresentation.malformed");
     let no_session = session_request(&app, Method::PUT, &login.session_id, "/connection/station", None, None).await;
     assert_unauthorized(&no_session);
-    assert_eq!(own_status(&app, &login, "agent").await["loggedIn"], false);
+    assert_eq!(app.user_status(&login, "agent").await["loggedIn"], false);
 }
 
 // ---- CORS ----

@@ -58,13 +58,6 @@ async fn change_profile(app: &TestApp, id: i64, profile: i64) {
     assert_eq!(reply.status.as_u16(), 200, "body: {}", reply.body);
 }
 
-/// `GET …/status/user-statuses/{user}`, which must answer 200.
-async fn status_of(app: &TestApp, login: &IcwsLogin, user: &str) -> Value {
-    let reply = app.icws(Method::GET, login, &format!("/status/user-statuses/{user}"), None).await;
-    assert_eq!(reply.status.as_u16(), 200, "GET {user}: {}", reply.body);
-    reply.json()
-}
-
 /// `GET …/status/status-messages`: the catalog as the session sees it.
 async fn catalog_of(app: &TestApp, login: &IcwsLogin) -> Value {
     let reply = app.icws(Method::GET, login, "/status/status-messages", None).await;
@@ -304,7 +297,7 @@ async fn subscribing_sends_one_full_message_with_every_subscribed_user() {
     let entries = assert_full(&first);
     assert_eq!(entries.keys().map(String::as_str).collect::<Vec<_>>(), ["alice", "bob", "watcher"], "{first}");
     for (user, entry) in &entries {
-        assert_eq!(entry, &status_of(&app, &watcher, user).await, "{user} as GET shows it");
+        assert_eq!(entry, &app.user_status(&watcher, user).await, "{user} as GET shows it");
     }
     assert_eq!(entries["alice"]["notes"], "back at two");
     assert_eq!(entries["alice"]["icServers"], json!([SERVER]));
@@ -329,14 +322,14 @@ async fn a_change_is_a_delta_with_only_the_changed_user() {
     let entry = assert_delta_of(&delta, "alice");
     assert_eq!(entry["statusId"], "Do Not disturb");
     assert_eq!(entry["notes"], "busy");
-    assert_eq!(entry, &status_of(&app, &watcher, "alice").await, "the full representation");
+    assert_eq!(entry, &app.user_status(&watcher, "alice").await, "the full representation");
 
     // Someone else changes bob, who has no session.
     app.set_status(&boss, "bob", json!({"statusId": "Gone Home"})).await;
     let delta = inbox.next().await;
     let entry = assert_delta_of(&delta, "bob");
     assert_eq!(entry["statusId"], "Gone Home");
-    assert_eq!(entry, &status_of(&app, &watcher, "bob").await);
+    assert_eq!(entry, &app.user_status(&watcher, "bob").await);
 }
 
 #[tokio::test]
@@ -427,10 +420,10 @@ async fn user_status_properties_restrict_the_members_but_keep_the_user_id() {
     // Without the member, every member again.
     app.subscribe(&watcher, &["alice"]).await;
     let full = assert_full(&inbox.next().await);
-    assert_eq!(full["alice"], status_of(&app, &watcher, "alice").await);
+    assert_eq!(full["alice"], app.user_status(&watcher, "alice").await);
     app.set_status(&alice, "alice", json!({"statusId": "At Lunch"})).await;
     let delta = inbox.next().await;
-    assert_eq!(assert_delta_of(&delta, "alice"), &status_of(&app, &watcher, "alice").await);
+    assert_eq!(assert_delta_of(&delta, "alice"), &app.user_status(&watcher, "alice").await);
 }
 
 #[tokio::test]
@@ -565,7 +558,7 @@ async fn sessions_and_station_logins_of_a_user_are_deltas() {
     let delta = inbox.next().await;
     let entry = assert_delta_of(&delta, "agent");
     assert_eq!(entry["icServers"], json!([SERVER]), "{entry}");
-    assert_eq!(entry, &status_of(&app, &watcher, "agent").await);
+    assert_eq!(entry, &app.user_status(&watcher, "agent").await);
 
     let body = r#"{"__type":"urn:inin.com:connection:workstationSettings","workstation":"7001"}"#;
     let reply = app.icws(Method::PUT, &agent, "/connection/station", Some(body)).await;
@@ -574,7 +567,7 @@ async fn sessions_and_station_logins_of_a_user_are_deltas() {
     let entry = assert_delta_of(&delta, "agent");
     assert_eq!(entry["stations"], json!(["7001"]), "{entry}");
     assert_eq!(entry["loggedIn"], true, "{entry}");
-    assert_eq!(entry, &status_of(&app, &watcher, "agent").await);
+    assert_eq!(entry, &app.user_status(&watcher, "agent").await);
 
     let reply = app.icws(Method::DELETE, &agent, "/connection/station", None).await;
     assert_eq!(reply.status.as_u16(), 200, "body: {}", reply.body);
@@ -588,7 +581,7 @@ async fn sessions_and_station_logins_of_a_user_are_deltas() {
     let delta = inbox.next().await;
     let entry = assert_delta_of(&delta, "agent");
     assert_eq!(entry["icServers"], json!([]), "{entry}");
-    assert_eq!(entry, &status_of(&app, &watcher, "agent").await);
+    assert_eq!(entry, &app.user_status(&watcher, "agent").await);
 }
 
 // ---- the status catalog and what users may select ----
@@ -796,14 +789,14 @@ async fn the_event_stream_needs_only_the_cookie_and_brings_another_sessions_chan
     let mut stream = app.sse(&watcher, None).await;
     app.subscribe(&watcher, &["alice"]).await;
     let first = next_event(&mut stream).await;
-    assert_eq!(assert_full(&first.data)["alice"], status_of(&app, &watcher, "alice").await);
+    assert_eq!(assert_full(&first.data)["alice"], app.user_status(&watcher, "alice").await);
 
     app.set_status(&alice, "alice", json!({"statusId": "At Lunch", "notes": "one"})).await;
     let second = next_event(&mut stream).await;
     assert_eq!(assert_delta_of(&second.data, "alice")["notes"], "one");
     app.set_status(&alice, "alice", json!({"statusId": "Available", "notes": "two"})).await;
     let third = next_event(&mut stream).await;
-    assert_eq!(assert_delta_of(&third.data, "alice"), &status_of(&app, &watcher, "alice").await);
+    assert_eq!(assert_delta_of(&third.data, "alice"), &app.user_status(&watcher, "alice").await);
     assert_increasing(&[first, second, third]);
 
     // Without the cookie: no stream.
@@ -908,7 +901,7 @@ async fn a_last_event_id_older_than_what_is_kept_brings_a_full_message() {
     let first = next_event(&mut stream).await;
     let entries = assert_full(&first.data);
     assert_eq!(entries["alice"]["notes"], "n270");
-    assert_eq!(entries["alice"], status_of(&app, &watcher, "alice").await);
+    assert_eq!(entries["alice"], app.user_status(&watcher, "alice").await);
 }
 
 // ---- bounded queues ----
@@ -930,7 +923,7 @@ async fn overflow_collapses_into_a_full_message_of_the_final_state() {
         let status = CYCLE[k % CYCLE.len()];
         app.set_status(&agent, "agent", json!({"statusId": status, "notes": format!("change {k}")})).await;
     }
-    let last = status_of(&app, &watcher, "agent").await;
+    let last = app.user_status(&watcher, "agent").await;
     let messages = inbox.until("the final status", |m| has_notes(m, "agent", "change 20")).await;
     assert!(messages.len() + inbox.queue.len() <= 6, "at most the queue limit and a snapshot: {messages:#?}");
     let first = messages.iter().find(|m| is_type(m, USER_STATUS)).expect("a status message");
@@ -949,7 +942,7 @@ async fn overflow_before_the_first_read_leaves_no_gap() {
         let status = CYCLE[k % CYCLE.len()];
         app.set_status(&agent, "agent", json!({"statusId": status, "notes": format!("change {k}")})).await;
     }
-    let last = status_of(&app, &watcher, "agent").await;
+    let last = app.user_status(&watcher, "agent").await;
     let mut inbox = Inbox::new(&app, &watcher);
     let messages = inbox.until("the final status", |m| has_notes(m, "agent", "change 20")).await;
     assert!(messages.len() + inbox.queue.len() <= 6, "at most the queue limit and a snapshot: {messages:#?}");
@@ -970,7 +963,7 @@ async fn overflow_with_the_callers_completions_still_ends_in_a_full_message() {
         let status = CYCLE[k % CYCLE.len()];
         app.set_status(&agent, "agent", json!({"statusId": status, "notes": format!("change {k}")})).await;
     }
-    let last = status_of(&app, &agent, "agent").await;
+    let last = app.user_status(&agent, "agent").await;
     let messages = inbox.until("the final status", |m| has_notes(m, "agent", "change 20")).await;
     assert!(messages.len() + inbox.queue.len() <= 6, "at most the queue limit and a snapshot: {messages:#?}");
     let first = messages.iter().find(|m| is_type(m, USER_STATUS)).expect("a status message");
@@ -1018,7 +1011,7 @@ async fn concurrent_changes_from_several_sessions_reach_every_subscriber_in_one_
     for task in tasks {
         task.await.expect("writer");
     }
-    let last = status_of(&app, &observer, "target").await;
+    let last = app.user_status(&observer, "target").await;
 
     let mut sequences = vec![stream_deltas_of(&mut stream, "target", WRITERS * EACH).await];
     for inbox in &mut inboxes {

@@ -24,12 +24,6 @@ async fn log_in_to(app: &TestApp, login: &IcwsLogin, body: &Value) {
     assert_eq!(reply.body, "", "PUT {body}");
 }
 
-async fn status_of(app: &TestApp, login: &IcwsLogin, user: &str) -> Value {
-    let reply = app.icws(Method::GET, login, &format!("/status/user-statuses/{user}"), None).await;
-    assert_eq!(reply.status.as_u16(), 200, "body: {}", reply.body);
-    reply.json()
-}
-
 /// The settings types, each with the station information and `stations` it must show.
 fn settings() -> Vec<(Value, Value, Value)> {
     vec![
@@ -82,7 +76,7 @@ async fn every_station_type_shows_in_station_information_and_the_user_status() {
         assert_eq!(reply.header("content-type"), Some(ICWS_CONTENT_TYPE));
         assert_eq!(reply.json(), information, "{body}");
 
-        let status = status_of(&app, &boss, "agent").await;
+        let status = app.user_status(&boss, "agent").await;
         assert_eq!(status["stations"], stations, "{body}");
         assert_eq!(status["loggedIn"], true, "{body}: a stationless login is logged in too");
         // A subscriber sees the same, pushed.
@@ -99,7 +93,7 @@ async fn every_station_type_shows_in_station_information_and_the_user_status() {
     assert_eq!(reply.status.as_u16(), 200, "body: {}", reply.body);
     let reply = app.icws(Method::GET, &agent, STATION, None).await;
     reply.assert_icws_error(404, "error.request.notFound");
-    let status = status_of(&app, &boss, "agent").await;
+    let status = app.user_status(&boss, "agent").await;
     assert_eq!((&status["stations"], &status["loggedIn"]), (&json!([]), &json!(false)));
     let messages = inbox.until("the logout delta", |m| m["userStatusList"][0]["loggedIn"] == false).await;
     assert_eq!(messages.last().expect("delta")["userStatusList"][0]["stations"], json!([]));
@@ -114,13 +108,13 @@ async fn two_sessions_of_one_user_list_both_stations_and_stay_logged_in_while_on
     log_in_to(&app, &desk, &json!({"workstation": "7001"})).await;
     let number = json!({"__type": "urn:inin.com:connection:remoteNumberSettings", "remoteNumber": "555"});
     log_in_to(&app, &mobile, &number).await;
-    assert_eq!(status_of(&app, &desk, "agent").await["stations"], json!(["555", "7001"]));
+    assert_eq!(app.user_status(&desk, "agent").await["stations"], json!(["555", "7001"]));
     log_in_to(&app, &mobile, &json!({"__type": "urn:inin.com:connection:stationlessSettings"})).await;
-    let status = status_of(&app, &desk, "agent").await;
+    let status = app.user_status(&desk, "agent").await;
     assert_eq!((&status["stations"], &status["loggedIn"]), (&json!(["7001"]), &json!(true)));
     let reply = app.icws(Method::DELETE, &desk, STATION, None).await;
     assert_eq!(reply.status.as_u16(), 200, "body: {}", reply.body);
-    let status = status_of(&app, &desk, "agent").await;
+    let status = app.user_status(&desk, "agent").await;
     assert_eq!((&status["stations"], &status["loggedIn"]), (&json!([]), &json!(true)), "stationless still");
 }
 
@@ -167,7 +161,7 @@ async fn station_logins_with_a_wrong_type_or_member_are_refused_and_change_nothi
         assert_eq!(reply.json()["propertyName"], property, "{body}: {}", reply.body);
     }
     app.icws(Method::GET, &login, STATION, None).await.assert_icws_error(404, "error.request.notFound");
-    assert_eq!(status_of(&app, &login, "agent").await["loggedIn"], false);
+    assert_eq!(app.user_status(&login, "agent").await["loggedIn"], false);
 }
 
 #[tokio::test]
