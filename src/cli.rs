@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio::sync::Semaphore;
 
-use crate::app::presence::PresenceSettings;
+use crate::presence::PresenceSettings;
 use crate::app::webservice_users;
 use crate::config::{DatabaseUrl, Secret};
 use crate::http::server::{ConnectionLimits, Listeners, TlsFiles, shutdown_signal};
@@ -18,7 +18,7 @@ use crate::presence::sessions::SessionLimits;
 use crate::store;
 use crate::store::Store;
 use crate::store::cache::CachedStore;
-use crate::store::log::EventLog;
+use crate::store::EventLog;
 
 /// `ctid --version`: the version and the commit it was built from.
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("CTID_GIT_COMMIT"), ")");
@@ -284,7 +284,10 @@ fn host_name() -> String {
 async fn serve(args: ServeArgs) -> Result<(), String> {
     init_tracing(args.log_format);
     tracing::info!(database = %args.database.database, "opening the store");
-    let cache = Arc::new(CachedStore::new(open(&args.database.database).await?));
+    let (opened, log) = store::open_with_log(&args.database.database)
+        .await
+        .map_err(|e| format!("cannot open the database {}: {e}", args.database.database))?;
+    let cache = Arc::new(CachedStore::new(opened));
     let store: Arc<dyn Store> = cache.clone();
     let admin_password = args.admin_password.as_ref().map(Secret::expose).filter(|p| !p.is_empty());
     match webservice_users::bootstrap_admin(store.as_ref(), admin_password).await {
@@ -317,14 +320,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX).min(Semaphore::MAX_PERMITS),
         header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout),
     };
-    let log = match &args.database.database {
-        crate::config::DatabaseUrl::Postgres { url } => {
-            Some(EventLog::connect(url).await.map_err(|e| format!("cannot open the event log: {e}"))?)
-        }
-        crate::config::DatabaseUrl::Sqlite { .. } => None,
-    };
     let idle_timeout = presence.idle_timeout;
-    let state = AppState::with_log(store.clone(), args.trusted_proxy, presence, log.clone());
+    let state = AppState::new(store.clone(), log.clone(), args.trusted_proxy, presence);
     let follower = tokio::spawn(state.presence.clone().follow_log());
     tokio::spawn(async move {
         let started = std::time::Instant::now();
@@ -334,7 +331,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         }
     });
     let sweeper = tokio::spawn(sweep(state.presence.clone(), args.max_call_age, idle_timeout));
-    let purger = log.map(|log| tokio::spawn(purge(log, std::time::Duration::from_secs(args.event_retention))));
+    let purger = tokio::spawn(purge(log, std::time::Duration::from_secs(args.event_retention)));
     let presence = state.presence.clone();
     let shutdown = async move {
         shutdown_signal().await;
@@ -343,9 +340,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let result = listeners.serve(build_router(state), connection_limits, shutdown).await;
     sweeper.abort();
     follower.abort();
-    if let Some(purger) = purger {
-        purger.abort();
-    }
+    purger.abort();
     store.close().await;
     tracing::info!("stopped");
     result.map_err(|e| format!("server error: {e}"))
@@ -353,7 +348,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 
 /// Every few seconds: ends idle presence sessions, and calls without a report for longer
 /// than `max_call_age` seconds.
-async fn sweep(presence: Arc<crate::app::presence::Presence>, max_call_age: u64, idle_timeout: std::time::Duration) {
+async fn sweep(presence: Arc<crate::presence::Presence>, max_call_age: u64, idle_timeout: std::time::Duration) {
     let period = std::time::Duration::from_secs(max_call_age.clamp(1, 5).min((idle_timeout.as_secs() / 2).max(1)));
     let max_call_age = std::time::Duration::from_secs(max_call_age);
     let mut tick = tokio::time::interval(period);
@@ -372,8 +367,8 @@ async fn sweep(presence: Arc<crate::app::presence::Presence>, max_call_age: u64,
     }
 }
 
-/// Every minute: forgets events older than `retention` from the shared log.
-async fn purge(log: EventLog, retention: std::time::Duration) {
+/// Every minute: forgets events older than `retention` from the log.
+async fn purge(log: Arc<dyn EventLog>, retention: std::time::Duration) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         tick.tick().await;

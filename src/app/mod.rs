@@ -2,9 +2,6 @@
 
 pub mod cti_profiles;
 pub mod import;
-pub mod messaging;
-pub mod presence;
-pub mod replication;
 pub mod status_messages;
 pub mod telephony;
 pub mod users;
@@ -35,16 +32,4 @@ impl From<StoreError> for AppError {
 
 pub type AppResult<T> = Result<T, AppError>;
 
-/// The current time in Unix seconds.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// Unix milliseconds.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
+pub use crate::domain::clock::{now, now_ms};

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use super::presence::Presence;
+use crate::presence::Presence;
 use super::{AppError, AppResult};
 use crate::domain::telephony::{self, CallEvent, CallState, Line, LineChanges};
 use crate::domain::validation::ValidationError;

@@ -3,11 +3,13 @@
 //! Nothing here knows about HTTP or SQL.
 
 pub mod auth_token;
+pub mod clock;
 pub mod cti_profile;
 pub mod directory;
 pub mod listing;
 pub mod permissions;
 pub mod presence;
+pub mod session;
 pub mod station;
 pub mod status;
 pub mod telephony;

@@ -11,15 +11,15 @@ pub const MAX_FORWARD_NUMBER_LEN: usize = 64;
 pub type Timestamp = i64;
 
 /// Until when a status holds, with the UI hints ICWS clients keep.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Until {
     pub at: Timestamp,
     pub has_date: bool,
     pub has_time: bool,
 }
 
-/// What the store keeps of a user's presence.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the store keeps of a user's presence (and the event log carries of a change).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UserStatus {
     pub user_id: i64,
     pub status_id: String,

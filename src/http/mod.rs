@@ -22,10 +22,10 @@ use tower::ServiceBuilder;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::app::presence::{Presence, PresenceSettings};
+use crate::presence::{Presence, PresenceSettings};
 use crate::auth::webservice::WebserviceAuth;
 use crate::store::Store;
-use crate::store::log::EventLog;
+use crate::store::EventLog;
 
 /// Time a client gets to send a whole request body.
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -53,20 +53,17 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, trusted_proxies: Vec<IpAddr>, presence: PresenceSettings) -> Self {
-        Self::with_log(store, trusted_proxies, presence, None)
-    }
-
-    /// The state of one instance among several sharing `log` (see [`crate::app::replication`]).
-    pub fn with_log(
+    /// The state of an instance serving `store`, whose presence engine applies `log` (see
+    /// [`crate::presence::apply`]).
+    pub fn new(
         store: Arc<dyn Store>,
+        log: Arc<dyn EventLog>,
         trusted_proxies: Vec<IpAddr>,
         presence: PresenceSettings,
-        log: Option<EventLog>,
     ) -> Self {
         Self(Arc::new(Shared {
             server_name: presence.server_name.clone().into(),
-            presence: Arc::new(Presence::with_log(store.clone(), presence, log)),
+            presence: Arc::new(Presence::new(store.clone(), log, presence)),
             webservice_auth: Arc::new(WebserviceAuth::new(store.clone())),
             store,
             trusted_proxies: trusted_proxies.into(),

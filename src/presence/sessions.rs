@@ -3,30 +3,15 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use subtle::ConstantTimeEq;
 
 use super::mailbox::Mailbox;
-use crate::auth::random;
-use crate::domain::station::{self, StationLogin};
-
-/// What a session is subscribed to.
-#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct Subscriptions {
-    /// Users whose statuses are pushed, in the order they were asked for.
-    pub statuses: Vec<i64>,
-    /// The user-status members to send (`None`: all).
-    pub properties: Option<Vec<String>>,
-    /// The status catalog.
-    pub catalog: bool,
-    /// Users whose allowed statuses are pushed.
-    pub access: Vec<i64>,
-    /// The session's own station login (`stationConnectionStateChangeMessage`).
-    pub station: bool,
-}
+use crate::auth::random::{self, sha256_hex};
+use crate::domain::session::{SessionRecord, Subscriptions, UserPresence};
+use crate::domain::station::StationLogin;
 
 /// One logged-in presence client.
 #[derive(Debug)]
@@ -37,8 +22,9 @@ pub struct Session {
     pub username: String,
     pub display_name: String,
     pub application_name: String,
-    pub csrf_token: String,
-    pub cookie: String,
+    /// SHA-256 (hex) of the CSRF token and of the cookie: the credentials are never kept.
+    csrf_hash: String,
+    cookie_hash: String,
     last_seen_ms: AtomicU64,
     station: Mutex<Option<StationLogin>>,
     /// May this session see every user's status (its profile's `view_statuses: all`)?
@@ -66,8 +52,8 @@ impl Session {
             username: self.username.clone(),
             display_name: self.display_name.clone(),
             application_name: self.application_name.clone(),
-            csrf_token: self.csrf_token.clone(),
-            cookie: self.cookie.clone(),
+            csrf_hash: self.csrf_hash.clone(),
+            cookie_hash: self.cookie_hash.clone(),
             view_all: self.view_all.load(Ordering::Relaxed),
             station: self.station(),
             subscriptions: self.subscriptions().clone(),
@@ -95,31 +81,10 @@ impl Session {
     }
 }
 
-/// What every instance serving a session holds of it (the session row of a shared store).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct SessionRecord {
-    pub id: String,
-    pub user_id: i64,
-    pub username: String,
-    pub display_name: String,
-    pub application_name: String,
-    pub csrf_token: String,
+/// The credentials of a new session, given once to its client.
+pub struct Secrets {
     pub cookie: String,
-    pub view_all: bool,
-    #[serde(default, deserialize_with = "station::deserialize_login")]
-    pub station: Option<StationLogin>,
-    #[serde(default)]
-    pub subscriptions: Subscriptions,
-}
-
-/// What a user's open sessions show of them in their status.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UserPresence {
-    /// The stations their sessions are logged in to, sorted, without duplicates.
-    pub stations: Vec<String>,
-    /// Logged in to a station (or stationless) in any session.
-    pub logged_in: bool,
-    pub has_session: bool,
+    pub csrf_token: String,
 }
 
 /// Who a new session is for.
@@ -179,10 +144,10 @@ pub enum SessionRejection {
     BadToken,
 }
 
+/// The sessions this instance serves. They end only when the log says so: idleness is judged
+/// from the session rows, which every instance reports its activity to.
 pub struct Sessions {
     inner: RwLock<Inner>,
-    /// `None`: sessions end only when told (a shared store judges idleness).
-    idle_timeout: Option<Duration>,
     queue_limit: usize,
     limits: SessionLimits,
     epoch: Instant,
@@ -192,15 +157,15 @@ pub struct Sessions {
     touched: Mutex<HashSet<String>>,
 }
 
-fn equal(a: &str, b: &str) -> bool {
-    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+/// Whether `presented` is the credential whose hash is `hash` (compared in constant time).
+fn matches(presented: &str, hash: &str) -> bool {
+    bool::from(sha256_hex(presented).as_bytes().ct_eq(hash.as_bytes()))
 }
 
 impl Sessions {
-    pub fn new(idle_timeout: Option<Duration>, queue_limit: usize, limits: SessionLimits) -> Self {
+    pub fn new(queue_limit: usize, limits: SessionLimits) -> Self {
         Self {
             inner: RwLock::default(),
-            idle_timeout,
             queue_limit,
             limits,
             epoch: Instant::now(),
@@ -224,9 +189,7 @@ impl Sessions {
     }
 
     fn mark_touched(&self, id: &str) {
-        if self.idle_timeout.is_none() {
-            self.touched.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string());
-        }
+        self.touched.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string());
     }
 
     fn now_ms(&self) -> u64 {
@@ -241,13 +204,11 @@ impl Sessions {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A record for a new session with a fresh id, CSRF token and cookie, within the limits.
-    /// Sessions that have gone idle but are not swept yet do not count.
-    pub fn prepare(&self, new: NewSession) -> Result<SessionRecord, SessionLimit> {
+    /// A record for a new session with a fresh id, CSRF token and cookie, within the limits;
+    /// and the credentials in clear, for its client.
+    pub fn prepare(&self, new: NewSession) -> Result<(SessionRecord, Secrets), SessionLimit> {
         let inner = self.read();
-        let now = self.now_ms();
-        let live_of_user =
-            inner.by_user.get(&new.user_id).map_or(0, |list| list.iter().filter(|s| !self.is_idle(s, now)).count());
+        let live_of_user = inner.by_user.get(&new.user_id).map_or(0, Vec::len);
         if live_of_user >= self.limits.per_user {
             return Err(SessionLimit::PerUser);
         }
@@ -260,18 +221,20 @@ impl Sessions {
                 break candidate;
             }
         };
-        Ok(SessionRecord {
+        let secrets = Secrets { cookie: random::hex_token(16), csrf_token: random::hex_token(16) };
+        let record = SessionRecord {
             id,
             user_id: new.user_id,
             username: new.username,
             display_name: new.display_name,
             application_name: new.application_name,
-            csrf_token: random::hex_token(16),
-            cookie: random::hex_token(16),
+            csrf_hash: sha256_hex(&secrets.csrf_token),
+            cookie_hash: sha256_hex(&secrets.cookie),
             view_all: new.view_all,
             station: None,
             subscriptions: Subscriptions::default(),
-        })
+        };
+        Ok((record, secrets))
     }
 
     /// Holds the session of `record` (replacing one with its id).
@@ -282,8 +245,8 @@ impl Sessions {
             username: record.username,
             display_name: record.display_name,
             application_name: record.application_name,
-            csrf_token: record.csrf_token,
-            cookie: record.cookie,
+            csrf_hash: record.csrf_hash,
+            cookie_hash: record.cookie_hash,
             last_seen_ms: AtomicU64::new(self.now_ms()),
             station: Mutex::new(record.station),
             view_all: AtomicBool::new(record.view_all),
@@ -300,9 +263,9 @@ impl Sessions {
     }
 
     /// Opens a session within the limits (see [`Sessions::prepare`]).
-    pub fn create(&self, new: NewSession) -> Result<Arc<Session>, SessionLimit> {
-        let record = self.prepare(new)?;
-        Ok(self.insert(record))
+    pub fn create(&self, new: NewSession) -> Result<(Arc<Session>, Secrets), SessionLimit> {
+        let (record, secrets) = self.prepare(new)?;
+        Ok((self.insert(record), secrets))
     }
 
     /// The live session `id`, if `cookie` (and `csrf_token` when required) match; marks it active.
@@ -314,27 +277,15 @@ impl Sessions {
         require_token: bool,
     ) -> Result<Arc<Session>, SessionRejection> {
         let session = self.read().by_id.get(id).cloned().ok_or(SessionRejection::Unknown)?;
-        let now = self.now_ms();
-        if self.is_idle(&session, now) {
-            return Err(SessionRejection::Unknown);
-        }
-        if !cookie.is_some_and(|c| equal(c, &session.cookie)) {
+        if !cookie.is_some_and(|c| matches(c, &session.cookie_hash)) {
             return Err(SessionRejection::BadCookie);
         }
-        if require_token && !csrf_token.is_some_and(|t| equal(t, &session.csrf_token)) {
+        if require_token && !csrf_token.is_some_and(|t| matches(t, &session.csrf_hash)) {
             return Err(SessionRejection::BadToken);
         }
-        session.last_seen_ms.store(now, Ordering::Relaxed);
+        session.last_seen_ms.store(self.now_ms(), Ordering::Relaxed);
         self.mark_touched(&session.id);
         Ok(session)
-    }
-
-    fn is_idle(&self, session: &Session, now_ms: u64) -> bool {
-        let Some(timeout) = self.idle_timeout else {
-            return false;
-        };
-        let idle = now_ms.saturating_sub(session.last_seen_ms.load(Ordering::Relaxed));
-        session.open_streams.load(Ordering::Relaxed) == 0 && u128::from(idle) > timeout.as_millis()
     }
 
     /// Marks a session active.
@@ -356,14 +307,6 @@ impl Sessions {
         let mut inner = self.write();
         let list = inner.by_user.remove(&user_id).unwrap_or_default();
         list.iter().filter_map(|s| inner.by_id.remove(&s.id)).collect()
-    }
-
-    /// Removes sessions idle for longer than the timeout (an open stream keeps one alive).
-    pub fn sweep(&self) -> Vec<Arc<Session>> {
-        let now = self.now_ms();
-        let expired: Vec<String> =
-            self.read().by_id.values().filter(|s| self.is_idle(s, now)).map(|s| s.id.clone()).collect();
-        expired.iter().filter_map(|id| self.end(id)).collect()
     }
 
     /// Every open session.
@@ -413,7 +356,7 @@ impl Sessions {
 mod tests {
     use super::*;
 
-    fn try_open(sessions: &Sessions, user_id: i64) -> Result<Arc<Session>, SessionLimit> {
+    fn try_open(sessions: &Sessions, user_id: i64) -> Result<(Arc<Session>, Secrets), SessionLimit> {
         sessions.create(NewSession {
             user_id,
             username: format!("u{user_id}"),
@@ -423,14 +366,14 @@ mod tests {
         })
     }
 
-    fn open(sessions: &Sessions, user_id: i64) -> Arc<Session> {
+    fn open(sessions: &Sessions, user_id: i64) -> (Arc<Session>, Secrets) {
         try_open(sessions, user_id).expect("within the limits")
     }
 
     #[test]
     fn sessions_are_capped_per_user_and_in_all() {
-        let sessions = Sessions::new(Some(Duration::from_secs(60)), 100, SessionLimits { per_user: 2, total: 3 });
-        let first = open(&sessions, 1);
+        let sessions = Sessions::new(100, SessionLimits { per_user: 2, total: 3 });
+        let (first, _) = open(&sessions, 1);
         open(&sessions, 1);
         assert_eq!(try_open(&sessions, 1).err(), Some(SessionLimit::PerUser));
         open(&sessions, 2);
@@ -440,66 +383,39 @@ mod tests {
     }
 
     #[test]
-    fn idle_sessions_do_not_count_against_the_user() {
-        let sessions = Sessions::new(Some(Duration::ZERO), 100, SessionLimits { per_user: 1, total: 10 });
-        open(&sessions, 1);
-        std::thread::sleep(Duration::from_millis(2));
-        assert!(try_open(&sessions, 1).is_ok());
-    }
-
-    #[test]
     fn cookie_and_token_must_both_match() {
-        let sessions = Sessions::new(Some(Duration::from_secs(60)), 100, SessionLimits::default());
-        let s = open(&sessions, 1);
+        let sessions = Sessions::new(100, SessionLimits::default());
+        let (s, secrets) = open(&sessions, 1);
+        let (cookie, token) = (secrets.cookie.as_str(), secrets.csrf_token.as_str());
         assert!(s.id.bytes().all(|b| b.is_ascii_digit()));
-        assert!(sessions.authenticate(&s.id, Some(&s.cookie), Some(&s.csrf_token), true).is_ok());
-        assert_eq!(
-            sessions.authenticate(&s.id, Some("x"), Some(&s.csrf_token), true).err(),
-            Some(SessionRejection::BadCookie)
-        );
-        assert_eq!(sessions.authenticate(&s.id, Some(&s.cookie), None, true).err(), Some(SessionRejection::BadToken));
-        assert!(sessions.authenticate(&s.id, Some(&s.cookie), None, false).is_ok());
-        let other = open(&sessions, 2);
-        assert!(sessions.authenticate(&other.id, Some(&s.cookie), Some(&s.csrf_token), true).is_err());
+        assert!(sessions.authenticate(&s.id, Some(cookie), Some(token), true).is_ok());
+        assert_eq!(sessions.authenticate(&s.id, Some("x"), Some(token), true).err(), Some(SessionRejection::BadCookie));
+        assert_eq!(sessions.authenticate(&s.id, Some(cookie), None, true).err(), Some(SessionRejection::BadToken));
+        assert!(sessions.authenticate(&s.id, Some(cookie), None, false).is_ok());
+        let record = s.record();
+        assert_ne!(record.cookie_hash, cookie, "only the hash is kept");
+        assert_ne!(record.csrf_hash, token, "only the hash is kept");
+        let (other, _) = open(&sessions, 2);
+        assert!(sessions.authenticate(&other.id, Some(cookie), Some(token), true).is_err());
     }
 
     #[test]
     fn ending_a_user_ends_all_their_sessions() {
-        let sessions = Sessions::new(Some(Duration::from_secs(60)), 100, SessionLimits::default());
-        let (a, b, c) = (open(&sessions, 1), open(&sessions, 1), open(&sessions, 2));
+        let sessions = Sessions::new(100, SessionLimits::default());
+        let ((a, a_secrets), (b, b_secrets), (c, c_secrets)) =
+            (open(&sessions, 1), open(&sessions, 1), open(&sessions, 2));
         a.set_station(Some(StationLogin::Workstation { workstation: "7001".into() }));
         b.set_station(Some(StationLogin::Stationless));
         let shown = UserPresence { stations: vec!["7001".to_string()], logged_in: true, has_session: true };
         assert_eq!(sessions.presence_of(1), shown);
         sessions.end_user(1);
-        for s in [&a, &b] {
+        for (s, secrets) in [(&a, &a_secrets), (&b, &b_secrets)] {
             assert_eq!(
-                sessions.authenticate(&s.id, Some(&s.cookie), None, false).err(),
+                sessions.authenticate(&s.id, Some(&secrets.cookie), None, false).err(),
                 Some(SessionRejection::Unknown)
             );
         }
-        assert!(sessions.authenticate(&c.id, Some(&c.cookie), None, false).is_ok());
+        assert!(sessions.authenticate(&c.id, Some(&c_secrets.cookie), None, false).is_ok());
         assert_eq!(sessions.presence_of(1), UserPresence::default());
-    }
-
-    #[test]
-    fn an_open_stream_keeps_a_session_alive() {
-        let sessions = Sessions::new(Some(Duration::ZERO), 100, SessionLimits::default());
-        let s = open(&sessions, 1);
-        let guard = s.open_stream();
-        std::thread::sleep(Duration::from_millis(5));
-        assert!(sessions.sweep().is_empty());
-        drop(guard);
-        assert_eq!(sessions.sweep().len(), 1);
-    }
-
-    #[test]
-    fn idle_sessions_expire() {
-        let sessions = Sessions::new(Some(Duration::ZERO), 100, SessionLimits::default());
-        let s = open(&sessions, 1);
-        std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(sessions.sweep().len(), 1);
-        assert!(sessions.is_empty());
-        assert!(sessions.authenticate(&s.id, Some(&s.cookie), None, false).is_err());
     }
 }

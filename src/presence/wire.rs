@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::dates;
-use crate::app::presence::StatusView;
+use crate::domain::session::StatusView;
 use crate::domain::station::StationLogin;
 use crate::domain::status::{AccessChanges, CatalogChanges, StatusMessage};
 

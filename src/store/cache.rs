@@ -15,6 +15,7 @@ use crate::domain::auth_token::AuthToken;
 use crate::domain::cti_profile::{CtiProfile, CtiProfileFields};
 use crate::domain::listing::UserListQuery;
 use crate::domain::presence::UserStatus;
+use crate::domain::session::Cause;
 use crate::domain::status::StatusMessage;
 use crate::domain::telephony::{CallEvent, Line, LineFields};
 use crate::domain::user::{User, UserFields, username_key};
@@ -236,12 +237,8 @@ impl Store for CachedStore {
         Ok(status)
     }
 
-    async fn save_user_status(&self, status: &UserStatus) -> StoreResult<()> {
-        self.save_user_status_for(status, None).await
-    }
-
-    async fn save_user_status_for(&self, status: &UserStatus, cause: Option<&str>) -> StoreResult<()> {
-        let result = self.inner.save_user_status_for(status, cause).await;
+    async fn save_user_status(&self, status: &UserStatus, cause: Option<&Cause>) -> StoreResult<()> {
+        let result = self.inner.save_user_status(status, cause).await;
         self.after_write(|e| match &result {
             Ok(()) => {
                 e.statuses.insert(status.user_id, status.clone());

@@ -2,8 +2,7 @@
 //! Dialect SQL stays inside each backend's module.
 
 pub mod cache;
-pub mod log;
-pub mod pg_tls;
+pub mod events;
 mod postgres;
 mod sqlite;
 
@@ -16,13 +15,15 @@ use crate::domain::auth_token::AuthToken;
 use crate::domain::cti_profile::{CtiProfile, CtiProfileFields};
 use crate::domain::listing::UserListQuery;
 use crate::domain::presence::UserStatus;
+use crate::domain::session::Cause;
 use crate::domain::status::StatusMessage;
 use crate::domain::telephony::{CallEvent, CallState, Line, LineFields};
 use crate::domain::user::{User, UserFields};
 use crate::domain::webservice_user::WebserviceUser;
 
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use events::EventLog;
+pub use postgres::{PgLog, PgStore};
+pub use sqlite::{SqliteLog, SqliteStore};
 
 /// A uniqueness or reference rule the store refused to break.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,13 +145,9 @@ pub trait Store: Send + Sync + 'static {
     async fn set_user_cti_profile(&self, user_id: i64, profile: Option<i64>, expect_none: bool) -> StoreResult<()>;
 
     async fn get_user_status(&self, user_id: i64) -> StoreResult<UserStatus>;
-    /// Commits a user's presence; `NotFound` if the user is gone.
-    async fn save_user_status(&self, status: &UserStatus) -> StoreResult<()>;
-    /// Like [`Store::save_user_status`], recording what caused the change (a presence request,
-    /// as JSON) with it where the store keeps an event log.
-    async fn save_user_status_for(&self, status: &UserStatus, _cause: Option<&str>) -> StoreResult<()> {
-        self.save_user_status(status).await
-    }
+    /// Commits a user's presence and its event (with the request that caused it, if any);
+    /// `NotFound` if the user is gone.
+    async fn save_user_status(&self, status: &UserStatus, cause: Option<&Cause>) -> StoreResult<()>;
 
     /// Drops what a cache holds of `what` (another instance changed it); no-op without a cache.
     fn forget(&self, _what: Forget) {}
@@ -214,8 +211,21 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opens the store named by `url`, runs its migrations and seeds a fresh database.
 pub async fn open(url: &DatabaseUrl) -> StoreResult<Arc<dyn Store>> {
+    Ok(open_with_log(url).await?.0)
+}
+
+/// Opens the store named by `url` (see [`open`]) and its event log.
+pub async fn open_with_log(url: &DatabaseUrl) -> StoreResult<(Arc<dyn Store>, Arc<dyn EventLog>)> {
     match url {
-        DatabaseUrl::Sqlite { path } => Ok(Arc::new(SqliteStore::open(path).await?)),
-        DatabaseUrl::Postgres { url } => Ok(Arc::new(PgStore::open(url).await?)),
+        DatabaseUrl::Sqlite { path } => {
+            let store = SqliteStore::open(path).await?;
+            let log = store.log();
+            Ok((Arc::new(store), Arc::new(log)))
+        }
+        DatabaseUrl::Postgres { url } => {
+            let store = PgStore::open(url).await?;
+            let log = PgLog::connect(url).await?;
+            Ok((Arc::new(store), Arc::new(log)))
+        }
     }
 }

@@ -9,7 +9,7 @@ use super::body::IcwsObject;
 use super::error::{IcwsError, IcwsJson, ok};
 use super::session::{CSRF_HEADER, IcwsSession};
 use crate::app::now;
-use crate::app::presence::TokenLogin;
+use crate::presence::TokenLogin;
 use crate::http::AppState;
 use crate::http::base_url::Scheme;
 use crate::http::client_ip::ClientIp;
@@ -198,7 +198,7 @@ pub async fn login(
     let has = |name: &str| includes.iter().any(|i| i == name);
     state.presence.sync().await?;
     let application_name = &request.application_name;
-    let session = match &request.credentials {
+    let opened = match &request.credentials {
         Credentials::Password { username, password } => {
             state.presence.login(username, password, application_name, ip).await?
         }
@@ -213,9 +213,10 @@ pub async fn login(
             state.presence.login_with_token(login, ip).await?
         }
     };
+    let session = &opened.session;
 
     let body = ConnectionResponse {
-        csrf_token: session.csrf_token.clone(),
+        csrf_token: opened.csrf_token.clone(),
         session_id: session.id.clone(),
         alternate_host_list: Vec::new(),
         user_id: session.username.clone(),
@@ -231,12 +232,12 @@ pub async fn login(
         },
     };
     let secure = if scheme.is_some_and(|s| s.0 == Scheme::Https) { "; Secure" } else { "" };
-    let cookie = format!("icws_{0}={1}; Path=/icws/{0}; HttpOnly{secure}", session.id, session.cookie);
+    let cookie = format!("icws_{0}={1}; Path=/icws/{0}; HttpOnly{secure}", session.id, opened.cookie);
     let mut response = IcwsJson(StatusCode::CREATED, body).into_response();
     let headers = response.headers_mut();
     for (name, value) in [
         ("ININ-ICWS-Session-ID", session.id.clone()),
-        (CSRF_HEADER, session.csrf_token.clone()),
+        (CSRF_HEADER, opened.csrf_token.clone()),
         ("Location", format!("/icws/{}/connection", session.id)),
         ("Set-Cookie", cookie),
     ] {

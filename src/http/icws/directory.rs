@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::error::{IcwsError, IcwsJson, ok};
 use super::session::IcwsSession;
-use crate::app::presence::PresenceError;
+use crate::presence::PresenceError;
 use crate::domain::directory::{self, Entry, MAX_CONDITIONS, MAX_QUERY_LEN, Selection};
 use crate::http::AppState;
 use crate::presence::wire::ConfigurationId;

@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::app::presence::PresenceError;
+use crate::presence::PresenceError;
 use crate::domain::presence::ChangeError;
 use crate::presence::sessions::SessionLimit;
 

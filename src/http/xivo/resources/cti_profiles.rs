@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use super::{ListOf, parse_id};
 use crate::app::cti_profiles as app;
-use crate::app::replication::Changed;
 use crate::domain::cti_profile::{ChangeScope, CtiProfile, CtiProfileChanges, ViewScope};
 use crate::domain::status::StatusMessage;
 use crate::domain::validation::ValidationError;
@@ -141,7 +140,6 @@ pub async fn update(
 ) -> Result<StatusCode, XivoError> {
     let changes = changes(body)?;
     app::update(state.store.as_ref(), profile_id(&raw)?, changes).await?;
-    state.presence.changed(Changed::Profiles).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::ListOf;
-use crate::app::replication::Changed;
 use crate::app::status_messages as app;
 use crate::domain::status::{FLAG_NAMES, StatusMessage, StatusMessageChanges};
 use crate::http::AppState;
@@ -136,7 +135,6 @@ pub async fn get(
     responses((status = 201, body = CatalogStatusBody, headers(("Location" = String))), (status = 400, body = Vec<String>)))]
 pub async fn create(State(state): State<AppState>, base: BaseUrl, body: JsonObject) -> Result<Response, XivoError> {
     let status = app::create(state.store.as_ref(), changes(body)?).await?;
-    state.presence.changed(Changed::Catalog).await;
     let location = status_message_path(&status.status_id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(representation(&base, status))).into_response())
 }
@@ -153,7 +151,6 @@ pub async fn update(
 ) -> Result<StatusCode, XivoError> {
     let changes = changes(body)?;
     app::update(state.store.as_ref(), &id, changes).await?;
-    state.presence.changed(Changed::Catalog).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -164,6 +161,5 @@ pub async fn update(
     responses((status = 204), (status = 400, body = Vec<String>), (status = 404, body = Vec<String>)))]
 pub async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, XivoError> {
     app::delete(state.store.as_ref(), &id).await?;
-    state.presence.changed(Changed::Catalog).await;
     Ok(StatusCode::NO_CONTENT)
 }

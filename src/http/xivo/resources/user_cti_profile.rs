@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::user_id;
-use crate::app::replication::Changed;
 use crate::app::users::{self as app, Association};
 use crate::http::AppState;
 use crate::http::base_url::BaseUrl;
@@ -82,7 +81,6 @@ pub async fn create(
     let profile = profile_id(body)?;
     let id = user_id(&raw)?;
     app::associate(state.store.as_ref(), id, profile, Association::Create).await?;
-    state.presence.changed(Changed::Rights(id)).await;
     Ok(answer(StatusCode::CREATED, &base, id, profile))
 }
 
@@ -101,7 +99,6 @@ pub async fn update(
     let profile = profile_id(body)?;
     let id = user_id(&raw)?;
     app::associate(state.store.as_ref(), id, profile, Association::Replace).await?;
-    state.presence.changed(Changed::Rights(id)).await;
     Ok(answer(StatusCode::OK, &base, id, profile))
 }
 
@@ -113,6 +110,5 @@ pub async fn update(
 pub async fn delete(State(state): State<AppState>, Path(raw): Path<String>) -> Result<StatusCode, XivoError> {
     let id = user_id(&raw)?;
     app::dissociate(state.store.as_ref(), id).await?;
-    state.presence.changed(Changed::ProfileRemoved(id)).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::{ListOf, user_id};
-use crate::app::replication::Changed;
 use crate::app::users as app;
 use crate::domain::listing::UserListQuery;
 use crate::domain::user::{User, UserChanges, WRITABLE_FIELDS};
@@ -176,6 +175,5 @@ pub async fn update(
 pub async fn delete(State(state): State<AppState>, Path(raw): Path<String>) -> Result<StatusCode, XivoError> {
     let id = user_id(&raw)?;
     app::delete(state.store.as_ref(), id).await?;
-    state.presence.changed(Changed::UserDeleted(id)).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,7 +8,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
+mod log;
+
+pub use log::SqliteLog;
+
+use super::events::Event;
 use super::{ActiveCall, Conflict, ImportedUser, Store, StoreError, StoreResult, StoredUser};
+use crate::domain::session::Cause;
 use crate::domain::auth_token::AuthToken;
 use crate::domain::cti_profile::{self, AllowedStatuses, ChangeScope, CtiProfile, CtiProfileFields, ViewScope};
 use crate::domain::listing::{Direction, UserListQuery, UserOrder};
@@ -26,8 +32,13 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     /// Status changes waiting for the next grouped commit.
-    statuses: mpsc::Sender<(UserStatus, oneshot::Sender<StoreResult<()>>)>,
+    statuses: mpsc::Sender<StatusWrite>,
+    log: SqliteLog,
 }
+
+/// A status change waiting for its grouped commit: the status, the request that caused it (for
+/// the event log) and who waits for the outcome.
+type StatusWrite = (UserStatus, Option<Cause>, oneshot::Sender<StoreResult<()>>);
 
 /// Most status changes one grouped commit carries.
 const MAX_GROUP: usize = 512;
@@ -70,10 +81,25 @@ impl SqliteStore {
         MIGRATOR.run(&writer).await?;
         let reader = SqlitePoolOptions::new().max_connections(READERS).connect_with(options.read_only(true)).await?;
         let (statuses, queue) = mpsc::channel(STATUS_QUEUE);
-        tokio::spawn(commit_statuses(writer.clone(), queue));
-        let store = Self { writer, reader, statuses };
+        let log = SqliteLog::new(writer.clone(), reader.clone());
+        tokio::spawn(commit_statuses(log.clone(), queue));
+        let store = Self { writer, reader, statuses, log };
         store.seed_if_fresh().await?;
+        store.log.start().await?;
         Ok(store)
+    }
+
+    /// The database's event log and session table.
+    pub fn log(&self) -> SqliteLog {
+        self.log.clone()
+    }
+
+    /// Commits `tx` and moves the log's head past the events it appended.
+    async fn commit(&self, mut tx: sqlx::Transaction<'_, Sqlite>) -> StoreResult<()> {
+        let head = log::Head::read(&mut tx).await?;
+        tx.commit().await?;
+        self.log.head.advance(head);
+        Ok(())
     }
 
     async fn seed_if_fresh(&self) -> StoreResult<()> {
@@ -182,23 +208,21 @@ async fn insert_user(
 
 /// Commits status changes in groups: whatever queued while the previous group was being
 /// written goes into the next transaction, so one fsync acknowledges many changes. Each
-/// change is answered only once its group is on disk.
-async fn commit_statuses(
-    writer: SqlitePool,
-    mut queue: mpsc::Receiver<(UserStatus, oneshot::Sender<StoreResult<()>>)>,
-) {
+/// change is answered only once its group is on disk, with its event in the log.
+async fn commit_statuses(log: SqliteLog, mut queue: mpsc::Receiver<StatusWrite>) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
-        match write_group(&writer, &group).await {
-            Ok(found) => {
-                for ((_, done), found) in group.drain(..).zip(found) {
+        match write_group(&log.writer, &group).await {
+            Ok((found, head)) => {
+                log.head.advance(head);
+                for ((_, _, done), found) in group.drain(..).zip(found) {
                     let _ = done.send(if found { Ok(()) } else { Err(StoreError::NotFound) });
                 }
             }
             Err(err) => {
                 tracing::error!(error = %err, changes = group.len(), "committing status changes failed");
                 let message = err.to_string();
-                for (_, done) in group.drain(..) {
+                for (_, _, done) in group.drain(..) {
                     let _ = done.send(Err(StoreError::GroupCommit(message.clone())));
                 }
             }
@@ -206,14 +230,13 @@ async fn commit_statuses(
     }
 }
 
-/// Writes a group in one transaction; for each change, whether its user still exists.
-async fn write_group(
-    writer: &SqlitePool,
-    group: &[(UserStatus, oneshot::Sender<StoreResult<()>>)],
-) -> StoreResult<Vec<bool>> {
+/// Writes a group in one transaction; for each change, whether its user still exists; and the
+/// number of the last event appended.
+async fn write_group(writer: &SqlitePool, group: &[StatusWrite]) -> StoreResult<(Vec<bool>, i64)> {
     let mut tx = writer.begin().await?;
     let mut found = Vec::with_capacity(group.len());
-    for (status, _) in group {
+    let mut head = 0;
+    for (status, cause, _) in group {
         let exists: bool = sqlx::query("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)")
             .bind(status.user_id)
             .fetch_one(&mut *tx)
@@ -221,11 +244,12 @@ async fn write_group(
             .try_get(0)?;
         if exists {
             upsert_status(&mut tx, status).await?;
+            head = log::append(&mut tx, &Event::Status { status: status.clone(), cause: cause.clone() }).await?;
         }
         found.push(exists);
     }
     tx.commit().await?;
-    Ok(found)
+    Ok((found, head))
 }
 
 async fn upsert_status(tx: &mut sqlx::SqliteConnection, s: &UserStatus) -> StoreResult<()> {
@@ -458,7 +482,7 @@ impl Store for SqliteStore {
     async fn create_user(&self, f: &UserFields, password_hash: Option<&str>, now: i64) -> StoreResult<User> {
         let mut tx = self.writer.begin().await?;
         let id = insert_user(&mut tx, f, password_hash, None, now).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(User { id, fields: f.clone(), cti_profile_id: None })
     }
 
@@ -474,7 +498,7 @@ impl Store for SqliteStore {
                 },
             )?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(rows.len())
     }
 
@@ -499,7 +523,7 @@ impl Store for SqliteStore {
             .await
             .map_err(|e| map_constraint(e, Conflict::UsernameTaken))?;
         if done.rows_affected() > 0 {
-            return Ok(());
+            return self.log.refresh().await;
         }
         let exists = sqlx::query("SELECT 1 FROM users WHERE id = ?").bind(id).fetch_optional(&self.writer).await?;
         Err(if exists.is_some() { StoreError::Conflict(Conflict::StateChanged) } else { StoreError::NotFound })
@@ -507,7 +531,7 @@ impl Store for SqliteStore {
 
     async fn delete_user(&self, id: i64) -> StoreResult<()> {
         let done = sqlx::query("DELETE FROM users WHERE id = ?").bind(id).execute(&self.writer).await?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { self.log.refresh().await }
     }
 
     async fn set_user_cti_profile(&self, user_id: i64, profile: Option<i64>, expect_none: bool) -> StoreResult<()> {
@@ -525,7 +549,7 @@ impl Store for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(Conflict::StateChanged));
         }
-        Ok(())
+        self.log.refresh().await
     }
 
     async fn get_user_status(&self, user_id: i64) -> StoreResult<UserStatus> {
@@ -537,10 +561,10 @@ impl Store for SqliteStore {
         user_status_from_row(&row)
     }
 
-    async fn save_user_status(&self, status: &UserStatus) -> StoreResult<()> {
+    async fn save_user_status(&self, status: &UserStatus, cause: Option<&Cause>) -> StoreResult<()> {
         let (done, outcome) = oneshot::channel();
         let closed = || StoreError::GroupCommit("the store is closed".into());
-        self.statuses.send((status.clone(), done)).await.map_err(|_| closed())?;
+        self.statuses.send((status.clone(), cause.cloned(), done)).await.map_err(|_| closed())?;
         outcome.await.map_err(|_| closed())?
     }
 
@@ -578,7 +602,7 @@ impl Store for SqliteStore {
         .map_err(|e| map_constraint(e, Conflict::ProfileNameTaken))?
         .try_get(0)?;
         write_profile_statuses(&mut tx, id, &fields.allowed_statuses).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(CtiProfile { id, fields: fields.clone() })
     }
 
@@ -602,7 +626,7 @@ impl Store for SqliteStore {
         }
         sqlx::query("DELETE FROM cti_profile_statuses WHERE cti_profile_id = ?").bind(id).execute(&mut *tx).await?;
         write_profile_statuses(&mut tx, id, &fields.allowed_statuses).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -620,7 +644,7 @@ impl Store for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -638,7 +662,7 @@ impl Store for SqliteStore {
             .await?
             .try_get(0)?;
         insert_status(&mut tx, status, position).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -650,7 +674,7 @@ impl Store for SqliteStore {
              is_allow_follow_up_status = ?, system_id = ? WHERE status_key = ?",
         );
         let done = bind_attributes(query, s).bind(s.status_id.to_lowercase()).execute(&self.writer).await?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { self.log.refresh().await }
     }
 
     async fn delete_status_message(&self, status_id: &str) -> StoreResult<()> {
@@ -658,7 +682,7 @@ impl Store for SqliteStore {
             .bind(status_id.to_lowercase())
             .execute(&self.writer)
             .await?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { self.log.refresh().await }
     }
 
     async fn list_webservice_users(&self) -> StoreResult<Vec<WebserviceUser>> {
@@ -816,7 +840,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -880,7 +904,7 @@ impl Store for SqliteStore {
         .bind(token.expires_ms)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 

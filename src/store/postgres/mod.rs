@@ -19,7 +19,14 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Connection, PgConnection, PgPool, Postgres, QueryBuilder, Row};
 use tokio::sync::{mpsc, oneshot};
 
+mod log;
+mod tls;
+
+pub use log::PgLog;
+
+use super::events::Event;
 use super::{ActiveCall, Conflict, ImportedUser, Store, StoreError, StoreResult, StoredUser};
+use crate::domain::session::Cause;
 use crate::domain::auth_token::AuthToken;
 use crate::domain::cti_profile::{self, AllowedStatuses, ChangeScope, CtiProfile, CtiProfileFields, ViewScope};
 use crate::domain::listing::{Direction, UserListQuery, UserOrder};
@@ -100,7 +107,7 @@ const LINE_USER_FK: &str = "lines_user_fk";
 
 /// A status change waiting for its grouped commit: the status, what caused it (for the event
 /// log) and who waits for the outcome.
-type StatusWrite = (UserStatus, Option<String>, oneshot::Sender<StoreResult<()>>);
+type StatusWrite = (UserStatus, Option<Cause>, oneshot::Sender<StoreResult<()>>);
 
 /// Most status changes one transaction carries.
 const MAX_GROUP: usize = 256;
@@ -117,7 +124,7 @@ impl PgStore {
     /// Connects to the database at `url` (waiting up to 10 s for a server that is starting),
     /// migrates and seeds it.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let (options, tls) = super::pg_tls::connect_options(url).map_err(StoreError::Config)?;
+        let (options, tls) = tls::connect_options(url).map_err(StoreError::Config)?;
         if let Err(err) = wait_for_server(&options).await {
             return Err(tls.explain(&err).map_or(StoreError::Backend(err), StoreError::Config));
         }
@@ -224,7 +231,7 @@ async fn wait_for_server(options: &PgConnectOptions) -> Result<(), sqlx::Error> 
             }
         };
         let retryable = match &err {
-            sqlx::Error::Io(_) => !super::pg_tls::is_tls_failure(&err),
+            sqlx::Error::Io(_) => !tls::is_tls_failure(&err),
             // too_many_connections, cannot_connect_now (starting up, shutting down, recovering)
             sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("53300" | "57P03")),
             _ => false,
@@ -445,7 +452,7 @@ async fn commit_statuses(pool: PgPool, mut queue: mpsc::Receiver<StatusWrite>) {
 
 /// One transaction for a group: each change is written only if its user exists (the user row
 /// is locked meanwhile, so a concurrent deletion cannot break the foreign key and abort the
-/// others); its cause goes into its log entry (trigger `ctid_log_status`).
+/// others), with its event (the status as committed and the request that caused it).
 async fn write_group(pool: &PgPool, group: &[StatusWrite]) -> Result<Vec<StoreResult<()>>, sqlx::Error> {
     let sql = format!(
         "{UPSERT_STATUS}SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
@@ -454,11 +461,14 @@ async fn write_group(pool: &PgPool, group: &[StatusWrite]) -> Result<Vec<StoreRe
     let mut tx = pool.begin().await?;
     let mut outcomes = Vec::with_capacity(group.len());
     for (status, cause, _) in group {
-        sqlx::query("SELECT set_config('ctid.cause', $1, true)")
-            .bind(cause.as_deref().unwrap_or_default())
-            .execute(&mut *tx)
-            .await?;
         let done = bind_user_status(sqlx::query(&sql), status).execute(&mut *tx).await?;
+        if done.rows_affected() > 0 {
+            let event = Event::Status { status: status.clone(), cause: cause.clone() };
+            log::append(&mut tx, &event).await.map_err(|e| match e {
+                StoreError::Backend(err) => err,
+                other => sqlx::Error::Protocol(other.to_string()),
+            })?;
+        }
         outcomes.push(not_found_if_none(done.rows_affected()));
     }
     tx.commit().await?;
@@ -813,14 +823,10 @@ impl Store for PgStore {
         user_status_from_row(&row)
     }
 
-    async fn save_user_status(&self, status: &UserStatus) -> StoreResult<()> {
-        self.save_user_status_for(status, None).await
-    }
-
-    async fn save_user_status_for(&self, status: &UserStatus, cause: Option<&str>) -> StoreResult<()> {
+    async fn save_user_status(&self, status: &UserStatus, cause: Option<&Cause>) -> StoreResult<()> {
         let (done, outcome) = oneshot::channel();
         self.statuses
-            .send((status.clone(), cause.map(str::to_string), done))
+            .send((status.clone(), cause.cloned(), done))
             .await
             .map_err(|_| StoreError::GroupCommit("the status writer has stopped".into()))?;
         outcome.await.map_err(|_| StoreError::GroupCommit("the status writer has stopped".into()))?

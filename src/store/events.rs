@@ -1,0 +1,230 @@
+//! The event log: every change the presence engine reacts to, numbered in commit order and
+//! written in the transaction that makes the change, on both stores; and the presence
+//! session rows written with their events.
+//!
+//! An event is stored as a kind, an optional user id and an optional JSON payload; this module
+//! is the only place that knows those encodings (the SQL triggers of the migrations write the
+//! kinds `user`, `rights`, `profile_removed`, `user_deleted`, `profiles` and `catalog`).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::StoreResult;
+use crate::domain::presence::UserStatus;
+use crate::domain::session::{Cause, EndReason, SessionRecord, Topic};
+
+/// A change, as the log records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A user's status was committed (as it was committed), with the request that caused it.
+    Status { status: UserStatus, cause: Option<Cause> },
+    /// A user was created or edited (not their CTI profile).
+    UserChanged(i64),
+    /// A user's CTI profile was set or replaced.
+    Rights(i64),
+    /// A user lost their CTI profile; the store has ended their sessions.
+    ProfileRemoved(i64),
+    /// A user was deleted; the store has ended their sessions.
+    UserDeleted(i64),
+    /// Some CTI profile was edited or deleted.
+    Profiles,
+    /// The status catalog changed.
+    Catalog,
+    SessionOpened(SessionRecord),
+    SessionEnded { id: String, reason: Option<EndReason> },
+    SessionChanged { id: String, topic: Topic },
+}
+
+/// One entry of the log; `event` is `None` when the entry cannot be read (it is skipped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedEvent {
+    pub seq: i64,
+    pub event: Option<Event>,
+}
+
+/// A session row, as an instance rebuilds it at start.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub record: SessionRecord,
+    /// The id of the last message handed to the client.
+    pub drained: i64,
+}
+
+/// How a session row changes together with its log entry.
+pub enum SessionWrite<'a> {
+    Open(&'a SessionRecord),
+    /// The row becomes `record` and `topic` is logged.
+    Change { record: &'a SessionRecord, topic: &'a Topic },
+    End { id: &'a str, reason: Option<EndReason> },
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StatusPayload {
+    status: UserStatus,
+    cause: Option<Cause>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct EndedPayload {
+    id: String,
+    reason: Option<EndReason>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ChangedPayload {
+    id: String,
+    #[serde(flatten)]
+    topic: Topic,
+}
+
+/// An event as stored: `(kind, user id, payload)`.
+pub(crate) struct Encoded {
+    pub kind: &'static str,
+    pub user_id: Option<i64>,
+    pub payload: Option<String>,
+}
+
+impl Event {
+    pub(crate) fn encode(&self) -> Encoded {
+        let json = |value: serde_json::Result<String>| Some(value.unwrap_or_default());
+        let (kind, user_id, payload) = match self {
+            Self::Status { status, cause } => (
+                "status",
+                Some(status.user_id),
+                json(serde_json::to_string(&StatusPayload { status: status.clone(), cause: cause.clone() })),
+            ),
+            Self::UserChanged(user) => ("user", Some(*user), None),
+            Self::Rights(user) => ("rights", Some(*user), None),
+            Self::ProfileRemoved(user) => ("profile_removed", Some(*user), None),
+            Self::UserDeleted(user) => ("user_deleted", Some(*user), None),
+            Self::Profiles => ("profiles", None, None),
+            Self::Catalog => ("catalog", None, None),
+            Self::SessionOpened(record) => ("session_opened", Some(record.user_id), json(serde_json::to_string(record))),
+            Self::SessionEnded { id, reason } => {
+                ("session_ended", None, json(serde_json::to_string(&EndedPayload { id: id.clone(), reason: *reason })))
+            }
+            Self::SessionChanged { id, topic } => (
+                "session",
+                None,
+                json(serde_json::to_string(&ChangedPayload { id: id.clone(), topic: topic.clone() })),
+            ),
+        };
+        Encoded { kind, user_id, payload }
+    }
+
+    /// Reads a stored event; `Err` says why it cannot be read.
+    pub(crate) fn decode(kind: &str, user_id: Option<i64>, payload: Option<&str>) -> Result<Self, String> {
+        let payload = payload.unwrap_or_default();
+        let user = || user_id.ok_or_else(|| format!("a {kind} event without a user"));
+        let bad = |err: serde_json::Error| format!("unreadable {kind} event: {err}");
+        Ok(match kind {
+            "status" => {
+                let StatusPayload { status, cause } = serde_json::from_str(payload).map_err(bad)?;
+                Self::Status { status, cause }
+            }
+            "user" => Self::UserChanged(user()?),
+            "rights" => Self::Rights(user()?),
+            "profile_removed" => Self::ProfileRemoved(user()?),
+            "user_deleted" => Self::UserDeleted(user()?),
+            "profiles" => Self::Profiles,
+            "catalog" => Self::Catalog,
+            "session_opened" => Self::SessionOpened(serde_json::from_str(payload).map_err(bad)?),
+            "session_ended" => {
+                let EndedPayload { id, reason } = serde_json::from_str(payload).map_err(bad)?;
+                Self::SessionEnded { id, reason }
+            }
+            "session" => {
+                let ChangedPayload { id, topic } = serde_json::from_str(payload).map_err(bad)?;
+                Self::SessionChanged { id, topic }
+            }
+            other => return Err(format!("unknown event kind {other:?}")),
+        })
+    }
+}
+
+/// Reads one stored entry, logging (once, here) an entry that cannot be read.
+pub(crate) fn logged(seq: i64, kind: &str, user_id: Option<i64>, payload: Option<&str>) -> LoggedEvent {
+    match Event::decode(kind, user_id, payload) {
+        Ok(event) => LoggedEvent { seq, event: Some(event) },
+        Err(err) => {
+            tracing::error!(seq, error = %err, "event log entry skipped");
+            LoggedEvent { seq, event: None }
+        }
+    }
+}
+
+/// Reads a session row's record, logging one that cannot be read.
+pub(crate) fn session_row(id: &str, record: &str, drained: i64) -> Option<SessionRow> {
+    match serde_json::from_str::<SessionRecord>(record) {
+        Ok(record) => Some(SessionRow { record, drained }),
+        Err(err) => {
+            tracing::error!(session = %id, error = %err, "unreadable session row skipped");
+            None
+        }
+    }
+}
+
+/// The session row's stored record.
+pub(crate) fn record_text(record: &SessionRecord) -> String {
+    serde_json::to_string(record).unwrap_or_default()
+}
+
+/// The log and the session rows of one database.
+#[async_trait]
+pub trait EventLog: Send + Sync + 'static {
+    /// The number of the last committed event (0 when the log is empty): every change
+    /// committed before the call is at or below it.
+    async fn head(&self) -> StoreResult<i64>;
+    /// The head and the id of the last message handed to session `id`'s client, when another
+    /// instance may have handed messages out.
+    async fn head_and_drained(&self, id: &str) -> StoreResult<(i64, Option<i64>)>;
+    /// The oldest event still held (events before it were purged).
+    async fn floor(&self) -> StoreResult<i64>;
+    /// Events after `seq`, in order, at most `limit`.
+    async fn after(&self, seq: i64, limit: i64) -> StoreResult<Vec<LoggedEvent>>;
+    /// Resolves when events may have been appended since the last call (or after a while).
+    async fn appended(&self);
+    /// Writes a session's row and appends its event in one transaction; returns the event's
+    /// number, or 0 when the session had already ended.
+    async fn write_session(&self, write: SessionWrite<'_>) -> StoreResult<i64>;
+    /// Records that session `id`'s client has received every message up to `upto`: before
+    /// returning where several instances share the sessions, soon otherwise. A position lost
+    /// in a crash means messages handed out again, never one lost.
+    async fn set_drained(&self, id: &str, upto: i64) -> StoreResult<()>;
+    /// Records soon, without waiting, that session `id`'s event stream wrote every message up
+    /// to `upto`.
+    fn set_streamed(&self, id: &str, upto: i64);
+    /// Records activity of these sessions now.
+    async fn touch(&self, ids: &[String]) -> StoreResult<()>;
+    /// Ends sessions without activity for `idle`, logging each end; returns how many.
+    async fn expire(&self, idle: Duration) -> StoreResult<usize>;
+    /// Every open session and the log's head, read at one instant.
+    async fn sessions(&self) -> StoreResult<(i64, Vec<SessionRow>)>;
+    /// Forgets events older than `age`, always keeping the newest one (the head).
+    async fn purge(&self, age: Duration) -> StoreResult<u64>;
+    /// Whether the database answers.
+    async fn ping(&self) -> bool;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_event_keeps_any_text() {
+        let mut status = UserStatus::initial(7, 1_700_000_000);
+        status.notes = Some("nul \u{0} and \u{1} and \\u0000".into());
+        let event = Event::Status { status, cause: Some(Cause { session: "s".into(), request: "9".into() }) };
+        let stored = event.encode();
+        let read = Event::decode(stored.kind, stored.user_id, stored.payload.as_deref()).unwrap();
+        assert_eq!(read, event);
+    }
+
+    #[test]
+    fn unknown_kinds_are_refused() {
+        assert!(Event::decode("whatever", None, None).is_err());
+        assert!(Event::decode("rights", None, None).is_err());
+        assert_eq!(Event::decode("catalog", None, None).unwrap(), Event::Catalog);
+    }
+}
