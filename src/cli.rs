@@ -9,16 +9,16 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio::sync::Semaphore;
 
-use crate::presence::PresenceSettings;
 use crate::app::webservice_users;
 use crate::config::{DatabaseUrl, Secret};
 use crate::http::server::{ConnectionLimits, Listeners, TlsFiles, shutdown_signal};
 use crate::http::{AppState, build_router, openapi};
+use crate::presence::PresenceSettings;
 use crate::presence::sessions::SessionLimits;
 use crate::store;
+use crate::store::EventLog;
 use crate::store::Store;
 use crate::store::cache::CachedStore;
-use crate::store::EventLog;
 
 /// `ctid --version`: the version and the commit it was built from.
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("CTID_GIT_COMMIT"), ")");

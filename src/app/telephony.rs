@@ -3,10 +3,10 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::presence::Presence;
 use super::{AppError, AppResult};
 use crate::domain::telephony::{self, CallEvent, CallState, Line, LineChanges};
 use crate::domain::validation::ValidationError;
+use crate::presence::Presence;
 use crate::store::{ActiveCall, Conflict, Store, StoreError};
 
 /// ctid's clock in Unix microseconds.

@@ -22,10 +22,10 @@ use tower::ServiceBuilder;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::presence::{Presence, PresenceSettings};
 use crate::auth::webservice::WebserviceAuth;
-use crate::store::Store;
+use crate::presence::{Presence, PresenceSettings};
 use crate::store::EventLog;
+use crate::store::Store;
 
 /// Time a client gets to send a whole request body.
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

@@ -153,7 +153,13 @@ impl Presence {
         for row in &rows {
             let session = match self.sessions.get(&row.record.id) {
                 Some(session) => session,
-                None => self.sessions.insert(row.record.clone()),
+                None => {
+                    // A session rebuilt after a restart has a full idle timeout from now: the
+                    // time the server was down does not count against its client.
+                    let session = self.sessions.insert(row.record.clone());
+                    self.sessions.touch(&session);
+                    session
+                }
             };
             session.mailbox.discard_through(seq_u64(row.drained));
             self.reindex(&session).await;

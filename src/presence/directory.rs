@@ -72,7 +72,12 @@ impl Presence {
     }
 
     /// Looks up the extension and/or the status text of `entries`.
-    pub(super) async fn complete(&self, entries: &mut [Entry], extension: bool, status_text: bool) -> PresenceResult<()> {
+    pub(super) async fn complete(
+        &self,
+        entries: &mut [Entry],
+        extension: bool,
+        status_text: bool,
+    ) -> PresenceResult<()> {
         if extension {
             let ids: Vec<i64> = entries.iter().map(|e| e.user_id).collect();
             let mut numbers = self.extensions(&ids).await?;
@@ -120,5 +125,4 @@ impl Presence {
         }
         Ok(numbers)
     }
-
 }

@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-
 use super::engine::{Presence, PresenceResult};
 use super::sessions::Session;
 use super::wire;

@@ -107,11 +107,7 @@ impl Presence {
     /// Opens a session with a token from [`Presence::issue_auth_token`]: once, within its
     /// lifetime, with its seed and (when named) its source session, for a user who still has a
     /// CTI profile. `disconnect_source` ends the session that asked for the token.
-    pub async fn login_with_token(
-        &self,
-        login: TokenLogin<'_>,
-        address: Option<IpAddr>,
-    ) -> PresenceResult<Opened> {
+    pub async fn login_with_token(&self, login: TokenLogin<'_>, address: Option<IpAddr>) -> PresenceResult<Opened> {
         let key = format!("auth-token:{}", login.source_session.unwrap_or_default());
         self.throttle.check(&key, address).map_err(PresenceError::Throttled)?;
         let fail = || {

@@ -22,7 +22,7 @@ mod status;
 mod subscriptions;
 pub mod wire;
 
-pub use engine::{Presence, PresenceError, PresenceResult, PresenceSettings};
 pub use directory::DirectoryPage;
+pub use engine::{Presence, PresenceError, PresenceResult, PresenceSettings};
 pub use login::TokenLogin;
 pub use subscriptions::MAX_SUBSCRIBED_USERS;

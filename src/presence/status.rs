@@ -37,8 +37,7 @@ impl Presence {
             StoreError::NotFound => PresenceError::UserNotFound(username.to_string()),
             other => other.into(),
         })?;
-        let next =
-            presence::apply(&current, change, &catalog, &allowed, now()).map_err(PresenceError::Invalid)?;
+        let next = presence::apply(&current, change, &catalog, &allowed, now()).map_err(PresenceError::Invalid)?;
         let request_id = self.next_request.fetch_add(1, Ordering::Relaxed).to_string();
         let cause = Cause { session: session.id.clone(), request: request_id.clone() };
         // The change and its completion are published as the engine applies the logged change.

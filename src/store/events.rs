@@ -18,7 +18,10 @@ use crate::domain::session::{Cause, EndReason, SessionRecord, Topic};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A user's status was committed (as it was committed), with the request that caused it.
-    Status { status: UserStatus, cause: Option<Cause> },
+    Status {
+        status: UserStatus,
+        cause: Option<Cause>,
+    },
     /// A user was created or edited (not their CTI profile).
     UserChanged(i64),
     /// A user's CTI profile was set or replaced.
@@ -32,8 +35,14 @@ pub enum Event {
     /// The status catalog changed.
     Catalog,
     SessionOpened(SessionRecord),
-    SessionEnded { id: String, reason: Option<EndReason> },
-    SessionChanged { id: String, topic: Topic },
+    SessionEnded {
+        id: String,
+        reason: Option<EndReason>,
+    },
+    SessionChanged {
+        id: String,
+        topic: Topic,
+    },
 }
 
 /// One entry of the log; `event` is `None` when the entry cannot be read (it is skipped).
@@ -55,8 +64,14 @@ pub struct SessionRow {
 pub enum SessionWrite<'a> {
     Open(&'a SessionRecord),
     /// The row becomes `record` and `topic` is logged.
-    Change { record: &'a SessionRecord, topic: &'a Topic },
-    End { id: &'a str, reason: Option<EndReason> },
+    Change {
+        record: &'a SessionRecord,
+        topic: &'a Topic,
+    },
+    End {
+        id: &'a str,
+        reason: Option<EndReason>,
+    },
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -100,15 +115,15 @@ impl Event {
             Self::UserDeleted(user) => ("user_deleted", Some(*user), None),
             Self::Profiles => ("profiles", None, None),
             Self::Catalog => ("catalog", None, None),
-            Self::SessionOpened(record) => ("session_opened", Some(record.user_id), json(serde_json::to_string(record))),
+            Self::SessionOpened(record) => {
+                ("session_opened", Some(record.user_id), json(serde_json::to_string(record)))
+            }
             Self::SessionEnded { id, reason } => {
                 ("session_ended", None, json(serde_json::to_string(&EndedPayload { id: id.clone(), reason: *reason })))
             }
-            Self::SessionChanged { id, topic } => (
-                "session",
-                None,
-                json(serde_json::to_string(&ChangedPayload { id: id.clone(), topic: topic.clone() })),
-            ),
+            Self::SessionChanged { id, topic } => {
+                ("session", None, json(serde_json::to_string(&ChangedPayload { id: id.clone(), topic: topic.clone() })))
+            }
         };
         Encoded { kind, user_id, payload }
     }

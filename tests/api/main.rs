@@ -6,6 +6,7 @@ mod cli;
 mod cluster;
 mod crash;
 mod cti_profiles;
+mod event_log;
 mod helpers;
 mod icws_auth_token;
 mod icws_connection;

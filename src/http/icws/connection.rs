@@ -9,10 +9,10 @@ use super::body::IcwsObject;
 use super::error::{IcwsError, IcwsJson, ok};
 use super::session::{CSRF_HEADER, IcwsSession};
 use crate::app::now;
-use crate::presence::TokenLogin;
 use crate::http::AppState;
 use crate::http::base_url::Scheme;
 use crate::http::client_ip::ClientIp;
+use crate::presence::TokenLogin;
 use crate::presence::dates;
 use crate::presence::wire::EffectiveStation;
 

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use super::error::{IcwsError, IcwsJson, ok};
 use super::session::IcwsSession;
-use crate::presence::PresenceError;
 use crate::domain::directory::{self, Entry, MAX_CONDITIONS, MAX_QUERY_LEN, Selection};
 use crate::http::AppState;
+use crate::presence::PresenceError;
 use crate::presence::wire::ConfigurationId;
 
 /// A user of the directory: `configurationId` always, the other members when selected and known.

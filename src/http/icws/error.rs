@@ -5,8 +5,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::presence::PresenceError;
 use crate::domain::presence::ChangeError;
+use crate::presence::PresenceError;
 use crate::presence::sessions::SessionLimit;
 
 /// `Content-Type` of every ICWS JSON response.

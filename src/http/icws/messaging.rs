@@ -15,9 +15,9 @@ use serde_json::Value;
 use super::body::IcwsObject;
 use super::error::{CONTENT_TYPE, IcwsError};
 use super::session::IcwsSession;
+use crate::http::AppState;
 use crate::presence::MAX_SUBSCRIBED_USERS;
 use crate::presence::Presence;
-use crate::http::AppState;
 use crate::presence::sessions::{Session, StreamGuard};
 use crate::presence::wire::USER_STATUS_PROPERTIES;
 

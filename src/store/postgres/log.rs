@@ -173,7 +173,12 @@ impl EventLog for PgLog {
         rows.iter()
             .map(|r| {
                 let payload: Option<String> = r.try_get(3)?;
-                Ok(events::logged(r.try_get(0)?, r.try_get::<String, _>(1)?.as_str(), r.try_get(2)?, payload.as_deref()))
+                Ok(events::logged(
+                    r.try_get(0)?,
+                    r.try_get::<String, _>(1)?.as_str(),
+                    r.try_get(2)?,
+                    payload.as_deref(),
+                ))
             })
             .collect()
     }

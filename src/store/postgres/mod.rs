@@ -26,11 +26,11 @@ pub use log::PgLog;
 
 use super::events::Event;
 use super::{ActiveCall, Conflict, ImportedUser, Store, StoreError, StoreResult, StoredUser};
-use crate::domain::session::Cause;
 use crate::domain::auth_token::AuthToken;
 use crate::domain::cti_profile::{self, AllowedStatuses, ChangeScope, CtiProfile, CtiProfileFields, ViewScope};
 use crate::domain::listing::{Direction, UserListQuery, UserOrder};
 use crate::domain::presence::{Until, UserStatus};
+use crate::domain::session::Cause;
 use crate::domain::status::{self, StatusMessage};
 use crate::domain::telephony::{CallEvent, CallRecord, CallState, Line, LineFields, supersedes};
 use crate::domain::user::{User, UserFields, username_key};

@@ -156,7 +156,10 @@ impl EventLog for SqliteLog {
                 .bind(limit)
                 .fetch_all(&self.reader)
                 .await?;
-        Ok(rows.iter().map(|(seq, kind, user, payload)| events::logged(*seq, kind, *user, payload.as_deref())).collect())
+        Ok(rows
+            .iter()
+            .map(|(seq, kind, user, payload)| events::logged(*seq, kind, *user, payload.as_deref()))
+            .collect())
     }
 
     async fn appended(&self) {
