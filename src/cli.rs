@@ -87,8 +87,8 @@ struct ServeArgs {
     /// reporting cannot leave anyone on the phone).
     #[arg(long, env = "CTID_MAX_CALL_AGE", default_value_t = 14_400, value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     max_call_age: u64,
-    /// With PostgreSQL: seconds the shared event log keeps events. An instance cut off from the
-    /// database for longer reloads its sessions (clients get a fresh full state).
+    /// Seconds the event log keeps events. An instance cut off from a PostgreSQL database for
+    /// longer reloads its sessions (clients get a fresh full state).
     #[arg(long, env = "CTID_EVENT_RETENTION", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(60..=604_800))]
     event_retention: u64,
     /// Log format on stderr.
