@@ -141,6 +141,32 @@ async fn three_instances_on_one_database_serve_as_one() {
     assert_eq!(notes_of(&b.poll(&boss).await, "peer"), ["last"]);
 }
 
+#[tokio::test]
+async fn notes_with_control_characters_arrive_intact_on_another_instance() {
+    if !on_postgres("several instances") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = database_url(dir.path());
+    let a = TestApp::spawn_at(&url, &[], &[]).await;
+    let b = TestApp::spawn_at(&url, &[], &[]).await;
+    a.presence_user("boss", "secret", 1).await;
+    a.presence_user("agent", "secret", 2).await;
+    let boss = b.icws_login("boss", "secret").await;
+    b.subscribe(&boss, &["agent"]).await;
+    let mut inbox = Inbox::new(&b, &boss);
+    inbox.next().await;
+
+    // PostgreSQL cannot hold U+0000 in text: the store escapes it; the log must carry the
+    // status as the client set it.
+    let notes = "nul \u{0} start \u{1} end \\u0000 \u{1}0000";
+    a.set_status(&boss, "agent", json!({"statusId": "Available", "notes": notes})).await;
+    let seen = inbox.until("the change made through A", |m| m["isDelta"] == true).await;
+    assert_eq!(notes_of(&seen, "agent"), [notes], "{seen:?}");
+    assert_eq!(status_notes(&b, &boss, "agent").await, notes);
+    assert_eq!(status_notes(&a, &boss, "agent").await, notes);
+}
+
 /// A throw-away PostgreSQL cluster of its own (scripts/postgres), to stop and start.
 pub(crate) struct OwnServer {
     dir: tempfile::TempDir,
