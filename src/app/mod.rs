@@ -1,4 +1,11 @@
-//! Use cases: the domain rules applied to the store. Shared by every API surface and the CLI.
+//! Configuration use cases: the domain rules applied to the store. Shared by every API surface
+//! and the CLI.
+//!
+//! A use case writes the store and returns; it never tells the presence engine what changed:
+//! the store logs every change in the transaction that makes it, and the engine applies the
+//! log (see [`crate::presence::apply`]). The one entry into the engine from here is
+//! [`crate::presence::Presence::refresh_on_phone`], through which the telephony use cases
+//! change a user's status when their calls change it.
 
 pub mod cti_profiles;
 pub mod import;
