@@ -74,14 +74,8 @@ impl SqliteLog {
         Self { writer, reader, head: Arc::default(), drained: Arc::default() }
     }
 
-    /// Reads the newest event number once the database is open.
-    pub(super) async fn start(&self) -> StoreResult<()> {
-        let mut connection = self.writer.acquire().await?;
-        self.head.advance(Head::read(&mut connection).await?);
-        Ok(())
-    }
-
-    /// Catches the head up with what the writer committed outside a [`Head::read`].
+    /// Catches the head up with what the writer committed outside a [`Head::read`] (and reads
+    /// it once the database is open).
     pub(super) async fn refresh(&self) -> StoreResult<()> {
         let mut connection = self.writer.acquire().await?;
         self.head.advance(Head::read(&mut connection).await?);

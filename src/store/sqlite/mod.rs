@@ -85,7 +85,7 @@ impl SqliteStore {
         tokio::spawn(commit_statuses(log.clone(), queue));
         let store = Self { writer, reader, statuses, log };
         store.seed_if_fresh().await?;
-        store.log.start().await?;
+        store.log.refresh().await?;
         Ok(store)
     }
 
