@@ -8,6 +8,7 @@ pub mod directory;
 pub mod listing;
 pub mod permissions;
 pub mod presence;
+pub mod schema;
 pub mod station;
 pub mod status;
 pub mod telephony;
