@@ -15,6 +15,8 @@ pub struct Member {
     pub kind: Kind,
     /// The strings allowed, for an enumeration.
     pub one_of: Option<Vec<String>>,
+    /// The members of an object member.
+    pub members: Vec<Member>,
 }
 
 /// The JSON type a member documents (`null` aside: whether it is accepted is the parser's call).
@@ -60,19 +62,28 @@ pub fn members<T: ToSchema>() -> Vec<Member> {
     let mut components = Vec::new();
     T::schemas(&mut components);
     let schema = T::schema();
-    let Some(Schema::Object(object)) = resolve(&schema, &components) else {
+    resolve(&schema, &components).map_or_else(Vec::new, |s| object_members(s, &components))
+}
+
+fn object_members(schema: &Schema, components: &Components) -> Vec<Member> {
+    let Schema::Object(object) = not_null(schema, components) else {
         return Vec::new();
     };
     object
         .properties
         .iter()
         .map(|(name, schema)| {
-            let schema = resolve(schema, &components);
+            let schema = resolve(schema, components);
+            let kind = schema.map_or(Kind::Any, |s| kind(s, components));
             Member {
                 name: name.clone(),
                 required: object.required.contains(name),
-                kind: schema.map_or(Kind::Any, |s| kind(s, &components)),
-                one_of: schema.and_then(|s| enumeration(s, &components)),
+                kind,
+                one_of: schema.and_then(|s| enumeration(s, components)),
+                members: match (kind, schema) {
+                    (Kind::Object, Some(s)) => object_members(s, components),
+                    _ => Vec::new(),
+                },
             }
         })
         .collect()
