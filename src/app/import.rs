@@ -4,14 +4,17 @@ use std::collections::HashSet;
 use std::io::Read;
 
 use crate::auth::password;
+use crate::domain::schema;
 use crate::domain::user::{self, UserChanges};
 use crate::store::{Conflict, ImportedUser, Store, StoreError};
 
 /// The column naming a user's CTI profile; the others are the user's writable members.
 pub const PROFILE_COLUMN: &str = "cti_profile_id";
 
-fn known_column(name: &str) -> bool {
-    name == PROFILE_COLUMN || user::WRITABLE_FIELDS.contains(&name)
+/// The columns a file may have: the profile's, then every member of a user's request body.
+fn known_columns() -> Vec<String> {
+    let members = schema::members::<UserChanges>().into_iter().map(|m| m.name);
+    std::iter::once(PROFILE_COLUMN.to_string()).chain(members).collect()
 }
 
 /// Errors reported at most, so a broken file does not flood the terminal.
@@ -21,8 +24,8 @@ const MAX_REPORTED: usize = 20;
 pub enum ImportError {
     #[error("cannot read the file: {0}")]
     Read(String),
-    #[error("unknown column {0:?}; known columns: {PROFILE_COLUMN}, {cols}", cols = user::WRITABLE_FIELDS.join(", "))]
-    UnknownColumn(String),
+    #[error("unknown column {0:?}; known columns: {known}", known = .1.join(", "))]
+    UnknownColumn(String, Vec<String>),
     #[error("the file has no firstname column")]
     NoFirstname,
     #[error("nothing was imported:\n{}", .0.join("\n"))]
@@ -36,8 +39,9 @@ pub async fn import_csv(store: &dyn Store, input: impl Read) -> Result<usize, Im
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
     let headers: Vec<String> =
         reader.headers().map_err(|e| ImportError::Read(e.to_string()))?.iter().map(str::to_string).collect();
-    if let Some(unknown) = headers.iter().find(|h| !known_column(h)) {
-        return Err(ImportError::UnknownColumn(unknown.clone()));
+    let known = known_columns();
+    if let Some(unknown) = headers.iter().find(|h| !known.contains(h)) {
+        return Err(ImportError::UnknownColumn(unknown.clone(), known));
     }
     if !headers.iter().any(|h| h == "firstname") {
         return Err(ImportError::NoFirstname);
@@ -51,22 +55,14 @@ pub async fn import_csv(store: &dyn Store, input: impl Read) -> Result<usize, Im
         let record = record.map_err(|e| ImportError::Read(e.to_string()))?;
         let cell =
             |name: &str| headers.iter().position(|h| h == name).and_then(|i| record.get(i)).filter(|v| !v.is_empty());
-        let text = |name: &str| cell(name).map(|v| Some(v.to_string()));
-        let changes = UserChanges {
-            firstname: text("firstname"),
-            lastname: text("lastname"),
-            caller_id: text("caller_id"),
-            outgoing_caller_id: text("outgoing_caller_id"),
-            username: text("username"),
-            password: text("password"),
-            music_on_hold: text("music_on_hold"),
-            mobile_phone_number: text("mobile_phone_number"),
-            userfield: text("userfield"),
-            timezone: text("timezone"),
-            language: text("language"),
-            description: text("description"),
-            preprocess_subroutine: text("preprocess_subroutine"),
-        };
+        // The user's members as a request body would send them; an empty cell is left out.
+        let members: serde_json::Map<String, serde_json::Value> = headers
+            .iter()
+            .filter(|h| *h != PROFILE_COLUMN)
+            .filter_map(|h| Some((h.clone(), cell(h)?.into())))
+            .collect();
+        let changes: UserChanges =
+            serde_json::from_value(members.into()).map_err(|e| ImportError::Read(e.to_string()))?;
         let profile = match cell(PROFILE_COLUMN).map(str::parse::<i64>) {
             None => None,
             Some(Ok(id)) => Some(id),

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::status::StatusMessage;
-use super::validation::{MAX_TEXT_LEN, ValidationError};
+use super::validation::{MAX_TEXT_LEN, ValidationError, sent};
 
 /// Whose statuses a profile's users may see (`view_statuses`) or change (`change_statuses`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -78,13 +78,23 @@ pub struct CtiProfileFields {
     pub change_statuses: ChangeScope,
 }
 
-/// The members a client sent; `Some(None)` is an explicit `null`.
-#[derive(Debug, Clone, Default)]
+// `Some(None)` is an explicit `null`. Declared in the order type errors are reported.
+/// The members a client may send; on creation only `name` is required.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = CtiProfileInput)]
+#[serde(deny_unknown_fields)]
 pub struct CtiProfileChanges {
-    pub name: Option<Option<String>>,
-    pub allowed_statuses: Option<Option<Vec<String>>>,
+    /// Default `all`.
+    #[serde(default, deserialize_with = "sent")]
     pub view_statuses: Option<Option<ViewScope>>,
+    /// Default `self`.
+    #[serde(default, deserialize_with = "sent")]
     pub change_statuses: Option<Option<ChangeScope>>,
+    #[serde(default, deserialize_with = "sent")]
+    pub name: Option<Option<String>>,
+    /// `null` or absent on creation: every selectable status, including later ones.
+    #[serde(default, deserialize_with = "sent")]
+    pub allowed_statuses: Option<Option<Vec<String>>>,
 }
 
 /// The four profiles of a fresh database, with their ids.

@@ -1,9 +1,9 @@
 //! The catalog of status messages a user can be set to.
 
-use super::validation::{MAX_TEXT_LEN, ValidationError};
+use super::validation::{MAX_TEXT_LEN, ValidationError, sent};
 
 /// One status of the catalog, with every attribute ICWS clients read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct StatusMessage {
     pub status_id: String,
     pub message_text: String,
@@ -100,49 +100,47 @@ pub fn defaults() -> Vec<StatusMessage> {
     ]
 }
 
-/// The members a client sent; `Some(None)` is an explicit `null`.
-#[derive(Debug, Clone, Default)]
+// `Some(None)` is an explicit `null`, which restores a flag's default. Declared in the order
+// type errors are reported.
+/// The members a client may send; `status_id`, `message_text` and `group_tag` are required on
+/// creation.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = StatusMessageInput)]
+#[serde(deny_unknown_fields)]
 pub struct StatusMessageChanges {
+    #[serde(default, deserialize_with = "sent")]
+    pub can_have_date: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "sent")]
+    pub can_have_time: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "sent")]
+    pub can_have_forward_number: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "sent")]
+    pub is_do_not_disturb_status: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "sent")]
+    pub is_selectable_status: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "sent")]
+    pub is_persistent_status: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "sent")]
+    pub is_forward_status: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "sent")]
+    pub is_after_call_work_status: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "sent")]
+    pub is_acd_status: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "sent")]
+    pub is_allow_follow_up_status: Option<Option<bool>>,
+    /// Read-only: accepted when it matches the stored value (clients PUT back what they GOT).
+    #[serde(default, deserialize_with = "sent")]
+    pub built_in: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "sent")]
     pub status_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
     pub message_text: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
     pub icon_uri: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
     pub group_tag: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
     pub system_id: Option<Option<String>>,
-    /// Boolean attributes by their snake_case name; `None` restores the default.
-    pub flags: Vec<(&'static str, Option<bool>)>,
-}
-
-/// Names of the boolean attributes, as the configuration API spells them.
-pub const FLAG_NAMES: [&str; 11] = [
-    "can_have_date",
-    "can_have_time",
-    "can_have_forward_number",
-    "is_do_not_disturb_status",
-    "is_selectable_status",
-    "is_persistent_status",
-    "is_forward_status",
-    "is_after_call_work_status",
-    "is_acd_status",
-    "is_allow_follow_up_status",
-    "built_in",
-];
-
-impl StatusMessage {
-    fn flag_mut(&mut self, name: &str) -> Option<&mut bool> {
-        Some(match name {
-            "can_have_date" => &mut self.can_have_date,
-            "can_have_time" => &mut self.can_have_time,
-            "can_have_forward_number" => &mut self.can_have_forward_number,
-            "is_do_not_disturb_status" => &mut self.is_do_not_disturb_status,
-            "is_selectable_status" => &mut self.is_selectable_status,
-            "is_persistent_status" => &mut self.is_persistent_status,
-            "is_forward_status" => &mut self.is_forward_status,
-            "is_after_call_work_status" => &mut self.is_after_call_work_status,
-            "is_acd_status" => &mut self.is_acd_status,
-            "is_allow_follow_up_status" => &mut self.is_allow_follow_up_status,
-            _ => return None,
-        })
-    }
 }
 
 /// What a catalog change added, changed and removed, each in catalog order.
@@ -254,15 +252,23 @@ pub fn validate_edit(
     if let Some(system_id) = changes.system_id {
         out.system_id = system_id.unwrap_or_else(|| out.status_id.clone());
     }
-    for (name, value) in changes.flags {
-        if name == "built_in" {
-            if value.is_some_and(|v| v != existing.built_in) {
-                invalid.push("built_in is read-only".to_string());
-            }
-            continue;
-        }
-        let default = name == "is_selectable_status";
-        if let Some(slot) = out.flag_mut(name) {
+    if changes.built_in.flatten().is_some_and(|v| v != existing.built_in) {
+        invalid.push("built_in is read-only".to_string());
+    }
+    let flags = [
+        (changes.can_have_date, &mut out.can_have_date, false),
+        (changes.can_have_time, &mut out.can_have_time, false),
+        (changes.can_have_forward_number, &mut out.can_have_forward_number, false),
+        (changes.is_do_not_disturb_status, &mut out.is_do_not_disturb_status, false),
+        (changes.is_selectable_status, &mut out.is_selectable_status, true),
+        (changes.is_persistent_status, &mut out.is_persistent_status, false),
+        (changes.is_forward_status, &mut out.is_forward_status, false),
+        (changes.is_after_call_work_status, &mut out.is_after_call_work_status, false),
+        (changes.is_acd_status, &mut out.is_acd_status, false),
+        (changes.is_allow_follow_up_status, &mut out.is_allow_follow_up_status, false),
+    ];
+    for (change, slot, default) in flags {
+        if let Some(value) = change {
             *slot = value.unwrap_or(default);
         }
     }

@@ -1,6 +1,6 @@
 //! Telephony: SIP lines, the calls a PBX reports on them, and when a user is on the phone.
 
-use super::validation::ValidationError;
+use super::validation::{ValidationError, sent};
 
 /// A stored line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,7 +11,7 @@ pub struct Line {
 }
 
 /// Every writable member of a line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct LineFields {
     /// The SIP user name the PBX reports calls for.
     pub name: String,
@@ -21,12 +21,23 @@ pub struct LineFields {
     pub number: Option<String>,
 }
 
-/// A line edit: absent members keep their value, `Some(None)` is an explicit `null`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+// A line edit: absent members keep their value, `Some(None)` is an explicit `null`.
+/// The members a client may send; on creation only `name` is required.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = LineInput)]
+#[serde(deny_unknown_fields)]
 pub struct LineChanges {
+    /// 1–40 of `A-Z a-z 0-9 _ . + -`, unique.
+    #[serde(default, deserialize_with = "sent")]
     pub name: Option<Option<String>>,
+    /// Only `sip` (the default).
+    #[serde(default, deserialize_with = "sent")]
     pub protocol: Option<Option<String>>,
+    /// Default `default`.
+    #[serde(default, deserialize_with = "sent")]
     pub context: Option<Option<String>>,
+    /// The extension: 1–40 of `0-9 * # +`.
+    #[serde(default, deserialize_with = "sent")]
     pub number: Option<Option<String>>,
 }
 

@@ -1,23 +1,6 @@
 //! Users of the contact center: their identity, caller id and presence login.
 
-use super::validation::{MAX_TEXT_LEN, ValidationError};
-
-/// The members a client may write, as the configuration API names them.
-pub const WRITABLE_FIELDS: [&str; 13] = [
-    "firstname",
-    "lastname",
-    "caller_id",
-    "outgoing_caller_id",
-    "username",
-    "password",
-    "music_on_hold",
-    "mobile_phone_number",
-    "userfield",
-    "timezone",
-    "language",
-    "description",
-    "preprocess_subroutine",
-];
+use super::validation::{MAX_TEXT_LEN, ValidationError, sent};
 
 /// Shortest password accepted for a presence login.
 pub const MIN_PASSWORD_LEN: usize = 4;
@@ -31,7 +14,7 @@ pub struct User {
 }
 
 /// Every writable member of a user but the password.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct UserFields {
     pub firstname: String,
     pub lastname: String,
@@ -47,21 +30,42 @@ pub struct UserFields {
     pub preprocess_subroutine: Option<String>,
 }
 
-/// The members a client sent, each `None` when absent and `Some(None)` when `null`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+// Each member `None` when absent and `Some(None)` when `null`.
+/// The members a client may send when creating or editing a user.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = UserInput)]
+#[serde(deny_unknown_fields)]
 pub struct UserChanges {
+    /// Required on creation, non-empty.
+    #[serde(default, deserialize_with = "sent")]
     pub firstname: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
     pub lastname: Option<Option<String>>,
+    /// Defaults to `"Firstname Lastname"`.
+    #[serde(default, deserialize_with = "sent")]
     pub caller_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
     pub outgoing_caller_id: Option<Option<String>>,
+    /// Presence login and ICWS `userId`; unique, case-insensitive.
+    #[serde(default, deserialize_with = "sent")]
     pub username: Option<Option<String>>,
+    /// Write-only, at least 4 characters; `null` keeps the password.
+    #[serde(default, deserialize_with = "sent")]
     pub password: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
     pub music_on_hold: Option<Option<String>>,
+    /// Digits only.
+    #[serde(default, deserialize_with = "sent")]
     pub mobile_phone_number: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
     pub userfield: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
     pub timezone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
     pub language: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
     pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "sent")]
     pub preprocess_subroutine: Option<Option<String>>,
 }
 

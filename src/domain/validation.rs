@@ -36,3 +36,13 @@ impl ValidationError {
 
 /// Longest text accepted in any free-text field.
 pub const MAX_TEXT_LEN: usize = 255;
+
+/// For a member of a partial edit (`#[serde(default, deserialize_with = "sent")]` on an
+/// `Option<Option<T>>`): left out it stays `None`, sent as `null` it is `Some(None)`.
+pub fn sent<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}

@@ -83,10 +83,12 @@ pub fn build_router(state: AppState) -> Router {
         .with_state(state);
     behind(
         routes,
+        // tower-http's documented order: the id is set before the span is made, and the
+        // response gets it back from inside the span.
         ServiceBuilder::new()
-            .layer(request_id::propagate())
-            .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
             .layer(request_id::layer())
+            .layer(TraceLayer::new_for_http().make_span_with(request_id::span))
+            .layer(request_id::propagate())
             .layer(axum::middleware::from_fn(security::headers))
             .layer(RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT)),
     )

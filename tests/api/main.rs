@@ -24,6 +24,7 @@ mod openapi;
 mod pbx;
 mod permissions;
 mod postgres_tls;
+mod request_id;
 mod robustness;
 mod secrets;
 mod status_messages;

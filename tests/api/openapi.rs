@@ -36,9 +36,21 @@ fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
 /// The required members of the schema of a documented response body.
 fn required_members(doc: &Value, path: &str, method: &str, status: &str, media_type: &str) -> HashSet<String> {
     let schema = &doc["paths"][path][method]["responses"][status]["content"][media_type]["schema"];
+    let required = required_of(doc, schema);
+    assert!(!required.is_empty(), "{method} {path}: {schema}");
+    required
+}
+
+/// The required members of `schema`, through references and `allOf` (how a flattened member is
+/// documented).
+fn required_of(doc: &Value, schema: &Value) -> HashSet<String> {
     let schema = resolve(doc, schema);
-    let required = schema["required"].as_array().unwrap_or_else(|| panic!("{method} {path}: {schema}"));
-    required.iter().map(|m| m.as_str().expect("member name").to_string()).collect()
+    let own = schema["required"].as_array().into_iter().flatten();
+    let mut required: HashSet<String> = own.map(|m| m.as_str().expect("member name").to_string()).collect();
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        required.extend(required_of(doc, part));
+    }
+    required
 }
 
 fn members(body: &Value) -> HashSet<String> {

@@ -13,7 +13,6 @@ use crate::http::AppState;
 /// The body of a token request.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
 pub struct AuthTokenRequest {
     /// Any text the logging-in application will present with the token (at most 256 characters).
     #[schema(min_length = 1, max_length = 256)]
@@ -39,7 +38,7 @@ pub async fn post(
     IcwsSession(session): IcwsSession,
     body: IcwsObject,
 ) -> Result<IcwsJson<AuthTokenResponse>, IcwsError> {
-    let seed = body.required_string("authTokenSeed")?;
+    let seed = body.read::<AuthTokenRequest>()?.auth_token_seed;
     if seed.chars().count() > MAX_SEED_LEN {
         return Err(IcwsError::invalid(
             "authTokenSeed",

@@ -3,9 +3,12 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::error::IcwsError;
+use crate::domain::schema::{self, Kind, Member};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -34,6 +37,18 @@ impl<S: Send + Sync> FromRequest<S> for IcwsObject {
 }
 
 impl IcwsObject {
+    /// Reads the body into `T`, the type the OpenAPI document shows for it. Each member `T`
+    /// declares, in order, must have its documented JSON type (else invalidProperty) and, when
+    /// required, be present, not null and not `""` (else missingProperty); an object member's
+    /// own members are checked in turn. Other members are ignored.
+    pub fn read<T: DeserializeOwned + ToSchema>(&self) -> Result<T, IcwsError> {
+        check(&self.0, &schema::members::<T>())?;
+        serde_json::from_value(Value::Object(self.0.clone())).map_err(|e| {
+            tracing::warn!(error = %e, "a body that passed its schema's checks did not deserialize");
+            IcwsError::malformed("The request body could not be read.")
+        })
+    }
+
     /// A string member: `Ok(None)` when absent or null, an invalidProperty error for another type.
     pub fn string(&self, name: &str) -> Result<Option<String>, IcwsError> {
         match self.0.get(name) {
@@ -61,4 +76,27 @@ pub fn boolean_in(map: &Map<String, Value>, name: &str) -> Result<Option<bool>, 
         Some(Value::Bool(b)) => Ok(Some(*b)),
         Some(_) => Err(IcwsError::invalid(name, format!("The property {name} must be a boolean."))),
     }
+}
+
+fn check(map: &Map<String, Value>, members: &[Member]) -> Result<(), IcwsError> {
+    for member in members {
+        let name = member.name.as_str();
+        let value = map.get(name).filter(|v| !v.is_null());
+        if let Some(value) = value {
+            if !member.kind.admits(value) {
+                return Err(IcwsError::invalid(
+                    name,
+                    format!("The property {name} must be {}.", member.kind.described()),
+                ));
+            }
+            if let Value::Object(nested) = value {
+                check(nested, &member.members)?;
+            }
+        }
+        let empty = value.is_none_or(|v| member.kind == Kind::String && v.as_str() == Some(""));
+        if member.required && empty {
+            return Err(IcwsError::missing(name));
+        }
+    }
+    Ok(())
 }

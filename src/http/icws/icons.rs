@@ -15,11 +15,20 @@ const ICONS: [(&str, &[u8]); 6] = [
     ("status.png", include_bytes!("../../../assets/status-icons/status.png")),
 ];
 
-/// The bytes of a PNG image.
+/// The bytes of a PNG image, answered with a day of caching.
 #[derive(utoipa::ToSchema)]
 #[schema(value_type = String, format = Binary)]
-#[allow(dead_code, reason = "documents the response body of `get`")]
-pub struct PngImage(Vec<u8>);
+pub struct PngImage(&'static [u8]);
+
+impl IntoResponse for PngImage {
+    fn into_response(self) -> Response {
+        let headers = [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
+        ];
+        (headers, self.0).into_response()
+    }
+}
 
 /// A status icon (`iconUri` of a status): no session needed.
 #[utoipa::path(get, path = "/icws/status-icons/{name}",
@@ -29,14 +38,7 @@ pub struct PngImage(Vec<u8>);
         (status = 404, body = super::error::IcwsErrorBody)))]
 pub async fn get(Path(name): Path<String>) -> Response {
     match ICONS.iter().find(|(n, _)| *n == name) {
-        Some((_, bytes)) => (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static("image/png")),
-                (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
-            ],
-            *bytes,
-        )
-            .into_response(),
+        Some((_, bytes)) => PngImage(bytes).into_response(),
         None => IcwsError::not_found(format!("No icon named {name}.")).into_response(),
     }
 }

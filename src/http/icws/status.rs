@@ -4,9 +4,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
-use super::body::{IcwsObject, boolean_in};
+use super::body::IcwsObject;
 use super::error::{IcwsError, IcwsJson, ok};
 use super::session::IcwsSession;
 use crate::domain::presence::{StatusChange, Until};
@@ -29,28 +28,20 @@ pub struct UserAccess {
 
 /// The status change a PUT body asks for (`until` nested or flat).
 pub fn status_change(body: &IcwsObject) -> Result<StatusChange, IcwsError> {
-    let status_id = body.required_string("statusId")?;
-    let notes = body.string("notes")?;
-    let forward_number = body.string("forwardNumber")?;
+    let input: StatusChangeInput = body.read()?;
     // The flat members are checked even when a nested `until` wins over them.
-    let flat = until(&body.0)?;
-    let until = match body.0.get("until") {
-        Some(Value::Object(nested)) => until(nested)?,
-        None | Some(Value::Null) => flat,
-        Some(_) => return Err(IcwsError::invalid("until", "The property until must be an object.")),
+    let flat = until(input.until_date_time, input.has_date, input.has_time)?;
+    let until = match input.until {
+        Some(nested) => until(nested.until_date_time, nested.has_date, nested.has_time)?,
+        None => flat,
     };
-    Ok(StatusChange { status_id, notes, forward_number, until })
+    Ok(StatusChange { status_id: input.status_id, notes: input.notes, forward_number: input.forward_number, until })
 }
 
-fn until(members: &Map<String, Value>) -> Result<Option<Until>, IcwsError> {
-    let has_date = boolean_in(members, "hasDate")?;
-    let has_time = boolean_in(members, "hasTime")?;
-    let at = match members.get("untilDateTime") {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::String(text)) => dates::parse(text)
-            .ok_or_else(|| IcwsError::invalid("untilDateTime", format!("The date-time {text:?} is not valid.")))?,
-        Some(_) => return Err(IcwsError::invalid("untilDateTime", "The property untilDateTime must be a string.")),
-    };
+fn until(at: Option<String>, has_date: Option<bool>, has_time: Option<bool>) -> Result<Option<Until>, IcwsError> {
+    let Some(text) = at else { return Ok(None) };
+    let at = dates::parse(&text)
+        .ok_or_else(|| IcwsError::invalid("untilDateTime", format!("The date-time {text:?} is not valid.")))?;
     Ok(Some(Until { at, has_date: has_date.unwrap_or(true), has_time: has_time.unwrap_or(true) }))
 }
 
@@ -99,9 +90,9 @@ pub async fn get_user_status(
 
 /// The body of a status change. `until` may also be given flat: `untilDateTime`, `hasDate` and
 /// `hasTime` at the top level. Other members are ignored.
+// Declared in the order the members are checked.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
 pub struct StatusChangeInput {
     /// A status the user may select.
     #[schema(min_length = 1)]
@@ -109,23 +100,22 @@ pub struct StatusChangeInput {
     pub notes: Option<String>,
     /// Required by statuses that can have a forward number.
     pub forward_number: Option<String>,
-    pub until: Option<UntilInput>,
-    pub until_date_time: Option<String>,
     pub has_date: Option<bool>,
     pub has_time: Option<bool>,
+    pub until_date_time: Option<String>,
+    pub until: Option<UntilInput>,
 }
 
 /// When a status ends; without `untilDateTime`, it does not.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
 pub struct UntilInput {
-    /// ISO 8601, e.g. `2012-02-16T16:42Z` or `20120216T164200Z`.
-    pub until_date_time: Option<String>,
     /// Default true.
     pub has_date: Option<bool>,
     /// Default true.
     pub has_time: Option<bool>,
+    /// ISO 8601, e.g. `2012-02-16T16:42Z` or `20120216T164200Z`.
+    pub until_date_time: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -4,9 +4,12 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::error::XivoError;
+use crate::domain::schema;
 use crate::domain::validation::ValidationError;
 
 /// Largest request body accepted, in bytes.
@@ -47,78 +50,50 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, XivoError> {
     }
 }
 
-/// Reads typed members out of a body object, collecting type errors.
-pub struct Fields {
-    map: Map<String, Value>,
-    invalid: Vec<String>,
-}
-
-impl Fields {
-    /// Refuses members outside `writable` and `read_only` (read-only ones are ignored).
-    pub fn new(map: Map<String, Value>, writable: &[&str], read_only: &[&str]) -> Result<Self, ValidationError> {
-        let unknown: Vec<String> = map
-            .keys()
-            .filter(|k| !writable.contains(&k.as_str()) && !read_only.contains(&k.as_str()))
-            .cloned()
-            .collect();
-        if !unknown.is_empty() {
-            return Err(ValidationError::Invalid(unknown));
-        }
-        Ok(Self { map, invalid: Vec::new() })
+/// Reads a body object into `T`, the type whose schema the OpenAPI document shows for it.
+///
+/// The checks follow that schema so that every error names its member: members it does not
+/// list are refused (unless `read_only`, which are ignored), then its required members must be
+/// present and not null, then a string outside an enumeration fails at once, then every member
+/// of the wrong JSON type is reported, in the order `T` declares them. Only then does serde
+/// build `T`, from members whose types are already known to fit.
+pub fn read<T: DeserializeOwned + ToSchema>(mut map: Map<String, Value>, read_only: &[&str]) -> Result<T, XivoError> {
+    let members = schema::members::<T>();
+    let unknown: Vec<String> = map
+        .keys()
+        .filter(|k| !members.iter().any(|m| m.name == k.as_str()) && !read_only.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ValidationError::Invalid(unknown).into());
     }
-
-    /// Fails with `Missing parameters` for each of `names` absent or null.
-    pub fn require(&self, names: &[&str]) -> Result<(), ValidationError> {
-        let missing: Vec<String> =
-            names.iter().filter(|n| self.map.get(**n).is_none_or(Value::is_null)).map(|n| (*n).to_string()).collect();
-        if missing.is_empty() { Ok(()) } else { Err(ValidationError::Missing(missing)) }
+    map.retain(|k, _| !read_only.contains(&k.as_str()));
+    let present = |name: &str| map.get(name).filter(|v| !v.is_null());
+    let missing: Vec<String> =
+        members.iter().filter(|m| m.required && present(&m.name).is_none()).map(|m| m.name.clone()).collect();
+    if !missing.is_empty() {
+        return Err(ValidationError::Missing(missing).into());
     }
-
-    fn take<T>(&mut self, name: &str, kind: &str, convert: impl FnOnce(Value) -> Option<T>) -> Option<Option<T>> {
-        match self.map.remove(name)? {
-            Value::Null => Some(None),
-            value => match convert(value) {
-                Some(v) => Some(Some(v)),
-                None => {
-                    self.invalid.push(format!("{name} must be {kind}"));
-                    None
-                }
-            },
+    for member in &members {
+        if let (Some(Value::String(text)), Some(allowed)) = (present(&member.name), &member.one_of)
+            && !allowed.contains(text)
+        {
+            let quoted: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
+            return Err(ValidationError::invalid(format!("{} must be {}", member.name, quoted.join(" or "))).into());
         }
     }
-
-    pub fn string(&mut self, name: &str) -> Option<Option<String>> {
-        self.take(name, "a string", |v| match v {
-            Value::String(s) => Some(s),
-            _ => None,
-        })
+    let invalid: Vec<String> = members
+        .iter()
+        .filter(|m| present(&m.name).is_some_and(|v| !m.kind.admits(v)))
+        .map(|m| format!("{} must be {}", m.name, m.kind.described()))
+        .collect();
+    if !invalid.is_empty() {
+        return Err(ValidationError::Invalid(invalid).into());
     }
-
-    pub fn integer(&mut self, name: &str) -> Option<Option<i64>> {
-        self.take(name, "an integer", |v| v.as_i64())
-    }
-
-    pub fn boolean(&mut self, name: &str) -> Option<Option<bool>> {
-        self.take(name, "a boolean", |v| v.as_bool())
-    }
-
-    pub fn string_list(&mut self, name: &str) -> Option<Option<Vec<String>>> {
-        self.take(name, "a list of strings", |v| match v {
-            Value::Array(items) => items
-                .into_iter()
-                .map(|i| match i {
-                    Value::String(s) => Some(s),
-                    _ => None,
-                })
-                .collect(),
-            _ => None,
-        })
-    }
-
-    /// The type errors met while reading.
-    pub fn finish(self) -> Result<(), ValidationError> {
-        if self.invalid.is_empty() { Ok(()) } else { Err(ValidationError::Invalid(self.invalid)) }
-    }
+    serde_json::from_value(Value::Object(map)).map_err(|e| {
+        tracing::warn!(error = %e, "a body that passed its schema's checks did not deserialize");
+        XivoError::bad_request(NO_DATA)
+    })
 }
 
 #[cfg(test)]
@@ -136,22 +111,34 @@ mod tests {
         assert_eq!(parse_object(b"[1]").expect_err("array").status, StatusCode::BAD_REQUEST);
     }
 
+    #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+    struct Sample {
+        a: i64,
+        b: Option<String>,
+        scope: Option<crate::domain::cti_profile::Scope>,
+    }
+
+    fn sample(text: &str) -> Result<Sample, Vec<String>> {
+        read::<Sample>(object(text), &["id"]).map_err(|e| e.messages)
+    }
+
     #[test]
     fn unknown_members_come_before_missing_ones() {
-        let err = Fields::new(object(r#"{"x": 1}"#), &["a"], &["id"]).err().expect("unknown");
-        assert_eq!(err.to_string(), "Invalid parameters: x");
-        let fields = Fields::new(object(r#"{"id": 3, "a": null}"#), &["a"], &["id"]).expect("known");
-        assert_eq!(fields.require(&["a"]).expect_err("missing").to_string(), "Missing parameters: a");
+        assert_eq!(sample(r#"{"x": 1}"#).expect_err("unknown"), ["Invalid parameters: x"]);
+        assert_eq!(sample(r#"{"id": 3, "a": null}"#).expect_err("missing"), ["Missing parameters: a"]);
+        let read = sample(r#"{"id": 3, "a": 7, "b": null}"#).expect("valid");
+        assert_eq!((read.a, read.b, read.scope), (7, None, None));
     }
 
     #[test]
     fn type_errors_name_the_field() {
-        let mut fields = Fields::new(object(r#"{"a": "3", "b": 2}"#), &["a", "b"], &[]).expect("known");
-        assert_eq!(fields.integer("a"), None);
-        assert_eq!(fields.string("b"), None);
         assert_eq!(
-            fields.finish().expect_err("types").to_string(),
-            "Invalid parameters: a must be an integer,b must be a string"
+            sample(r#"{"b": 2, "a": "3"}"#).expect_err("types"),
+            ["Invalid parameters: a must be an integer,b must be a string"]
+        );
+        assert_eq!(
+            sample(r#"{"a": "3", "scope": "some"}"#).expect_err("enumeration"),
+            ["Invalid parameters: scope must be 'all' or 'self'"]
         );
     }
 }

@@ -10,14 +10,12 @@ use super::{ListOf, parse_id};
 use crate::app::cti_profiles as app;
 use crate::domain::cti_profile::{ChangeScope, CtiProfile, CtiProfileChanges, ViewScope};
 use crate::domain::status::StatusMessage;
-use crate::domain::validation::ValidationError;
 use crate::http::AppState;
 use crate::http::base_url::BaseUrl;
-use crate::http::xivo::body::{Fields, JsonObject};
+use crate::http::xivo::body::{self, JsonObject};
 use crate::http::xivo::error::XivoError;
 use crate::http::xivo::links::Link;
 
-const WRITABLE: [&str; 4] = ["name", "allowed_statuses", "view_statuses", "change_statuses"];
 const READ_ONLY: [&str; 2] = ["id", "links"];
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -31,20 +29,6 @@ pub struct CtiProfileBody {
     pub links: Vec<Link>,
 }
 
-/// The members a client may send; on creation only `name` is required.
-#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
-pub struct CtiProfileInput {
-    pub name: Option<String>,
-    /// `null` or absent on creation: every selectable status, including later ones.
-    pub allowed_statuses: Option<Vec<String>>,
-    /// Default `all`.
-    pub view_statuses: Option<ViewScope>,
-    /// Default `self`.
-    pub change_statuses: Option<ChangeScope>,
-}
-
 fn representation(base: &BaseUrl, profile: CtiProfile, catalog: &[StatusMessage]) -> CtiProfileBody {
     CtiProfileBody {
         id: profile.id,
@@ -56,32 +40,8 @@ fn representation(base: &BaseUrl, profile: CtiProfile, catalog: &[StatusMessage]
     }
 }
 
-fn scope<T>(
-    fields: &mut Fields,
-    name: &str,
-    parse: fn(&str) -> Option<T>,
-) -> Result<Option<Option<T>>, ValidationError> {
-    match fields.string(name) {
-        Some(Some(text)) => parse(&text)
-            .map(|s| Some(Some(s)))
-            .ok_or_else(|| ValidationError::invalid(format!("{name} must be 'all' or 'self'"))),
-        Some(None) => Ok(Some(None)),
-        None => Ok(None),
-    }
-}
-
-pub fn changes(body: JsonObject) -> Result<CtiProfileChanges, XivoError> {
-    let mut f = Fields::new(body.0, &WRITABLE, &READ_ONLY)?;
-    let view_statuses = scope(&mut f, "view_statuses", ViewScope::parse)?;
-    let change_statuses = scope(&mut f, "change_statuses", ChangeScope::parse)?;
-    let changes = CtiProfileChanges {
-        name: f.string("name"),
-        allowed_statuses: f.string_list("allowed_statuses"),
-        view_statuses,
-        change_statuses,
-    };
-    f.finish()?;
-    Ok(changes)
+fn changes(body: JsonObject) -> Result<CtiProfileChanges, XivoError> {
+    body::read(body.0, &READ_ONLY)
 }
 
 fn profile_id(raw: &str) -> Result<i64, XivoError> {
@@ -117,7 +77,7 @@ pub async fn get(
 
 /// Create a CTI profile (ctid extension).
 #[utoipa::path(post, path = "/1.1/cti_profiles",
-    operation_id = "create_cti_profile", tag = "cti_profiles", request_body = CtiProfileInput,
+    operation_id = "create_cti_profile", tag = "cti_profiles", request_body = CtiProfileChanges,
     responses((status = 201, body = CtiProfileBody, headers(("Location" = String))), (status = 400, body = Vec<String>)))]
 pub async fn create(State(state): State<AppState>, base: BaseUrl, body: JsonObject) -> Result<Response, XivoError> {
     let store = state.store.as_ref();
@@ -130,7 +90,7 @@ pub async fn create(State(state): State<AppState>, base: BaseUrl, body: JsonObje
 
 /// Edit a CTI profile (ctid extension): absent members keep their value.
 #[utoipa::path(put, path = "/1.1/cti_profiles/{id}",
-    operation_id = "update_cti_profile", tag = "cti_profiles", request_body = CtiProfileInput,
+    operation_id = "update_cti_profile", tag = "cti_profiles", request_body = CtiProfileChanges,
     params(("id" = i64, Path)),
     responses((status = 204), (status = 400, body = Vec<String>), (status = 404, body = Vec<String>)))]
 pub async fn update(

@@ -9,40 +9,21 @@ use serde::Serialize;
 use super::{ListOf, parse_id, user_id};
 use crate::app::telephony as app;
 use crate::domain::listing::UserListQuery;
-use crate::domain::telephony::{Line, LineChanges};
+use crate::domain::telephony::{Line, LineChanges, LineFields};
 use crate::http::AppState;
 use crate::http::base_url::BaseUrl;
-use crate::http::xivo::body::{Fields, JsonObject};
+use crate::http::xivo::body::{self, JsonObject};
 use crate::http::xivo::error::XivoError;
 use crate::http::xivo::links::Link;
 
-const WRITABLE: [&str; 4] = ["name", "protocol", "context", "number"];
 const READ_ONLY: [&str; 2] = ["id", "links"];
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LineBody {
     pub id: i64,
-    /// The SIP user name the PBX reports calls for.
-    pub name: String,
-    pub protocol: String,
-    pub context: String,
-    pub number: Option<String>,
+    #[serde(flatten)]
+    pub fields: LineFields,
     pub links: Vec<Link>,
-}
-
-/// The members a client may send; on creation only `name` is required.
-#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
-pub struct LineInput {
-    /// 1–40 of `A-Z a-z 0-9 _ . + -`, unique.
-    pub name: Option<String>,
-    /// Only `sip` (the default).
-    pub protocol: Option<String>,
-    /// Default `default`.
-    pub context: Option<String>,
-    /// The extension: 1–40 of `0-9 * # +`.
-    pub number: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -55,21 +36,13 @@ pub struct UserLineBody {
 /// The body of POST `/1.1/users/{user_id}/lines`.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
 pub struct UserLineInput {
-    /// Must be an existing line without a user.
-    pub line_id: i64,
+    /// Required (checked once the user is known to exist): an existing line without a user.
+    pub line_id: Option<i64>,
 }
 
 fn representation(base: &BaseUrl, line: Line) -> LineBody {
-    LineBody {
-        id: line.id,
-        name: line.fields.name,
-        protocol: line.fields.protocol,
-        context: line.fields.context,
-        number: line.fields.number,
-        links: vec![Link::line(base, line.id)],
-    }
+    LineBody { id: line.id, fields: line.fields, links: vec![Link::line(base, line.id)] }
 }
 
 fn association(base: &BaseUrl, user_id: i64, line_id: i64) -> UserLineBody {
@@ -77,15 +50,7 @@ fn association(base: &BaseUrl, user_id: i64, line_id: i64) -> UserLineBody {
 }
 
 fn changes(body: JsonObject) -> Result<LineChanges, XivoError> {
-    let mut f = Fields::new(body.0, &WRITABLE, &READ_ONLY)?;
-    let changes = LineChanges {
-        name: f.string("name"),
-        protocol: f.string("protocol"),
-        context: f.string("context"),
-        number: f.string("number"),
-    };
-    f.finish()?;
-    Ok(changes)
+    body::read(body.0, &READ_ONLY)
 }
 
 fn line_id(raw: &str) -> Result<i64, XivoError> {
@@ -124,7 +89,7 @@ pub async fn get(
 }
 
 /// Create a line.
-#[utoipa::path(post, path = "/1.1/lines", operation_id = "create_line", tag = "lines", request_body = LineInput,
+#[utoipa::path(post, path = "/1.1/lines", operation_id = "create_line", tag = "lines", request_body = LineChanges,
     responses((status = 201, body = LineBody, headers(("Location" = String))), (status = 400, body = Vec<String>)))]
 pub async fn create(State(state): State<AppState>, base: BaseUrl, body: JsonObject) -> Result<Response, XivoError> {
     let line = app::create(state.store.as_ref(), changes(body)?).await?;
@@ -133,7 +98,7 @@ pub async fn create(State(state): State<AppState>, base: BaseUrl, body: JsonObje
 }
 
 /// Edit a line: absent members keep their value.
-#[utoipa::path(put, path = "/1.1/lines/{id}", operation_id = "update_line", tag = "lines", request_body = LineInput,
+#[utoipa::path(put, path = "/1.1/lines/{id}", operation_id = "update_line", tag = "lines", request_body = LineChanges,
     params(("id" = i64, Path)),
     responses((status = 204), (status = 400, body = Vec<String>), (status = 404, body = Vec<String>)))]
 pub async fn update(
@@ -182,10 +147,8 @@ pub async fn associate(
     body: JsonObject,
 ) -> Result<Response, XivoError> {
     let user = user_id(&raw)?;
-    let mut fields = Fields::new(body.0, &["line_id"], &["user_id", "links"])?;
-    let line = fields.integer("line_id");
-    fields.finish()?;
-    let line = app::associate(&state.presence, user, line.flatten()).await?;
+    let input: UserLineInput = body::read(body.0, &["user_id", "links"])?;
+    let line = app::associate(&state.presence, user, input.line_id).await?;
     let location = format!("/1.1/users/{user}/lines/{}", line.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(association(&base, user, line.id))).into_response())
 }

@@ -10,7 +10,7 @@ use super::user_id;
 use crate::app::users::{self as app, Association};
 use crate::http::AppState;
 use crate::http::base_url::BaseUrl;
-use crate::http::xivo::body::{Fields, JsonObject};
+use crate::http::xivo::body::{self, JsonObject};
 use crate::http::xivo::error::XivoError;
 use crate::http::xivo::links::Link;
 
@@ -24,7 +24,6 @@ pub struct AssociationBody {
 /// The body of POST and PUT.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
 pub struct AssociationInput {
     /// Must be an existing CTI profile id.
     pub cti_profile_id: i64,
@@ -39,11 +38,8 @@ fn representation(base: &BaseUrl, user_id: i64, cti_profile_id: i64) -> Associat
 }
 
 pub fn profile_id(body: JsonObject) -> Result<i64, XivoError> {
-    let mut fields = Fields::new(body.0, &["cti_profile_id"], &["user_id", "links"])?;
-    fields.require(&["cti_profile_id"])?;
-    let id = fields.integer("cti_profile_id");
-    fields.finish()?;
-    Ok(id.flatten().unwrap_or_default())
+    let input: AssociationInput = body::read(body.0, &["user_id", "links"])?;
+    Ok(input.cti_profile_id)
 }
 
 fn answer(status: StatusCode, base: &BaseUrl, user_id: i64, profile_id: i64) -> Response {

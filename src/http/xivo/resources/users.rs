@@ -9,100 +9,33 @@ use serde::Serialize;
 use super::{ListOf, user_id};
 use crate::app::users as app;
 use crate::domain::listing::UserListQuery;
-use crate::domain::user::{User, UserChanges, WRITABLE_FIELDS};
+use crate::domain::user::{User, UserChanges, UserFields};
 use crate::http::AppState;
 use crate::http::base_url::BaseUrl;
-use crate::http::xivo::body::{Fields, JsonObject};
+use crate::http::xivo::body::{self, JsonObject};
 use crate::http::xivo::error::XivoError;
 use crate::http::xivo::links::Link;
 
 const READ_ONLY: [&str; 2] = ["id", "links"];
 
-/// A user as the configuration API shows it; `password` is always null.
+/// A user as the configuration API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserBody {
     pub id: i64,
-    pub firstname: String,
-    pub lastname: String,
-    pub caller_id: String,
-    pub outgoing_caller_id: Option<String>,
-    pub username: Option<String>,
+    #[serde(flatten)]
+    pub fields: UserFields,
+    /// Always null: passwords are write-only.
     pub password: Option<String>,
-    pub music_on_hold: Option<String>,
-    pub mobile_phone_number: Option<String>,
-    pub userfield: Option<String>,
-    pub timezone: Option<String>,
-    pub language: Option<String>,
-    pub description: Option<String>,
-    pub preprocess_subroutine: Option<String>,
     pub links: Vec<Link>,
 }
 
-/// The members a client may send when creating or editing a user.
-#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
-pub struct UserInput {
-    /// Required on creation, non-empty.
-    pub firstname: Option<String>,
-    pub lastname: Option<String>,
-    /// Defaults to `"Firstname Lastname"`.
-    pub caller_id: Option<String>,
-    pub outgoing_caller_id: Option<String>,
-    /// Presence login and ICWS `userId`; unique, case-insensitive.
-    pub username: Option<String>,
-    /// Write-only, at least 4 characters.
-    pub password: Option<String>,
-    pub music_on_hold: Option<String>,
-    /// Digits only.
-    pub mobile_phone_number: Option<String>,
-    pub userfield: Option<String>,
-    pub timezone: Option<String>,
-    pub language: Option<String>,
-    pub description: Option<String>,
-    pub preprocess_subroutine: Option<String>,
-}
-
 fn representation(base: &BaseUrl, user: User) -> UserBody {
-    let f = user.fields;
-    UserBody {
-        id: user.id,
-        firstname: f.firstname,
-        lastname: f.lastname,
-        caller_id: f.caller_id,
-        outgoing_caller_id: f.outgoing_caller_id,
-        username: f.username,
-        password: None,
-        music_on_hold: f.music_on_hold,
-        mobile_phone_number: f.mobile_phone_number,
-        userfield: f.userfield,
-        timezone: f.timezone,
-        language: f.language,
-        description: f.description,
-        preprocess_subroutine: f.preprocess_subroutine,
-        links: vec![Link::user(base, user.id)],
-    }
+    UserBody { id: user.id, fields: user.fields, password: None, links: vec![Link::user(base, user.id)] }
 }
 
+/// The user members of a request body.
 pub fn changes(body: JsonObject) -> Result<UserChanges, XivoError> {
-    let mut f = Fields::new(body.0, &WRITABLE_FIELDS, &READ_ONLY)?;
-    let changes = UserChanges {
-        firstname: f.string("firstname"),
-        lastname: f.string("lastname"),
-        caller_id: f.string("caller_id"),
-        outgoing_caller_id: f.string("outgoing_caller_id"),
-        username: f.string("username"),
-        password: f.string("password"),
-        music_on_hold: f.string("music_on_hold"),
-        mobile_phone_number: f.string("mobile_phone_number"),
-        userfield: f.string("userfield"),
-        timezone: f.string("timezone"),
-        language: f.string("language"),
-        description: f.string("description"),
-        preprocess_subroutine: f.string("preprocess_subroutine"),
-    };
-    f.finish()?;
-    Ok(changes)
+    body::read(body.0, &READ_ONLY)
 }
 
 /// List users, with search, ordering and paging.
@@ -144,7 +77,7 @@ pub async fn get(
 
 /// Create a user.
 #[utoipa::path(post, path = "/1.1/users",
-    operation_id = "create_user", tag = "users", request_body = UserInput,
+    operation_id = "create_user", tag = "users", request_body = UserChanges,
     responses((status = 201, body = UserBody, headers(("Location" = String))), (status = 400, body = Vec<String>)))]
 pub async fn create(State(state): State<AppState>, base: BaseUrl, body: JsonObject) -> Result<Response, XivoError> {
     let user = app::create(state.store.as_ref(), changes(body)?).await?;
@@ -154,7 +87,7 @@ pub async fn create(State(state): State<AppState>, base: BaseUrl, body: JsonObje
 
 /// Edit a user: absent members keep their value.
 #[utoipa::path(put, path = "/1.1/users/{user_id}",
-    operation_id = "update_user", tag = "users", request_body = UserInput,
+    operation_id = "update_user", tag = "users", request_body = UserChanges,
     params(("user_id" = i64, Path)),
     responses((status = 204), (status = 400, body = Vec<String>), (status = 404, body = Vec<String>)))]
 pub async fn update(
