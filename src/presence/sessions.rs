@@ -1,9 +1,8 @@
 //! Open ICWS sessions, looked up in memory on every presence request.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use subtle::ConstantTimeEq;
@@ -25,13 +24,14 @@ pub struct Session {
     /// SHA-256 (hex) of the CSRF token and of the cookie: the credentials are never kept.
     csrf_hash: String,
     cookie_hash: String,
-    last_seen_ms: AtomicU64,
     station: Mutex<Option<StationLogin>>,
     /// May this session see every user's status (its profile's `view_statuses: all`)?
     pub view_all: AtomicBool,
     pub mailbox: Mailbox,
     pub subscriptions: Mutex<Subscriptions>,
     open_streams: AtomicUsize,
+    /// Used since the last [`Sessions::take_touched`] (one store per request, no lock).
+    touched: AtomicBool,
 }
 
 /// Counts an open SSE stream of a session for as long as it lives.
@@ -150,11 +150,8 @@ pub struct Sessions {
     inner: RwLock<Inner>,
     queue_limit: usize,
     limits: SessionLimits,
-    epoch: Instant,
     /// The least id of the next mailbox message (see [`Mailbox::new`]).
     id_floor: Arc<AtomicU64>,
-    /// Sessions used since the last [`Sessions::take_touched`].
-    touched: Mutex<HashSet<String>>,
 }
 
 /// Whether `presented` is the credential whose hash is `hash` (compared in constant time).
@@ -164,14 +161,7 @@ fn matches(presented: &str, hash: &str) -> bool {
 
 impl Sessions {
     pub fn new(queue_limit: usize, limits: SessionLimits) -> Self {
-        Self {
-            inner: RwLock::default(),
-            queue_limit,
-            limits,
-            epoch: Instant::now(),
-            id_floor: Arc::default(),
-            touched: Mutex::default(),
-        }
+        Self { inner: RwLock::default(), queue_limit, limits, id_floor: Arc::default() }
     }
 
     /// Messages queued from now on get ids of at least `floor`.
@@ -181,19 +171,12 @@ impl Sessions {
 
     /// The sessions used since the last call, and those with an open stream.
     pub fn take_touched(&self) -> Vec<String> {
-        let mut ids: HashSet<String> = std::mem::take(&mut *self.touched.lock().unwrap_or_else(|e| e.into_inner()));
-        ids.extend(
-            self.read().by_id.values().filter(|s| s.open_streams.load(Ordering::Relaxed) > 0).map(|s| s.id.clone()),
-        );
-        ids.into_iter().collect()
-    }
-
-    fn mark_touched(&self, id: &str) {
-        self.touched.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string());
-    }
-
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+        self.read()
+            .by_id
+            .values()
+            .filter(|s| s.touched.swap(false, Ordering::Relaxed) || s.open_streams.load(Ordering::Relaxed) > 0)
+            .map(|s| s.id.clone())
+            .collect()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
@@ -247,12 +230,12 @@ impl Sessions {
             application_name: record.application_name,
             csrf_hash: record.csrf_hash,
             cookie_hash: record.cookie_hash,
-            last_seen_ms: AtomicU64::new(self.now_ms()),
             station: Mutex::new(record.station),
             view_all: AtomicBool::new(record.view_all),
             mailbox: Mailbox::new(self.queue_limit, self.id_floor.clone()),
             subscriptions: Mutex::new(record.subscriptions),
             open_streams: AtomicUsize::new(0),
+            touched: AtomicBool::new(false),
         });
         let mut inner = self.write();
         if let Some(replaced) = inner.by_id.insert(record.id, session.clone()) {
@@ -283,15 +266,13 @@ impl Sessions {
         if require_token && !csrf_token.is_some_and(|t| matches(t, &session.csrf_hash)) {
             return Err(SessionRejection::BadToken);
         }
-        session.last_seen_ms.store(self.now_ms(), Ordering::Relaxed);
-        self.mark_touched(&session.id);
+        session.touched.store(true, Ordering::Relaxed);
         Ok(session)
     }
 
     /// Marks a session active.
     pub fn touch(&self, session: &Session) {
-        session.last_seen_ms.store(self.now_ms(), Ordering::Relaxed);
-        self.mark_touched(&session.id);
+        session.touched.store(true, Ordering::Relaxed);
     }
 
     /// Removes one session; `None` if it was not open.
