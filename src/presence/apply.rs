@@ -98,7 +98,8 @@ impl Presence {
     pub async fn follow_log(self: Arc<Self>) {
         let mut loaded = false;
         loop {
-            let step = if loaded { self.catch_up().await } else { self.load_sessions().await.map(|()| loaded = true) };
+            let step =
+                if loaded { self.catch_up().await } else { self.load_sessions(false).await.map(|()| loaded = true) };
             if let Err(err) = step {
                 tracing::error!(error = %err, "reading the event log failed; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -124,7 +125,7 @@ impl Presence {
             // after this instance's position were purged: then it starts again from the tables.
             if first.seq > applied + 1 && self.log.floor().await? > applied + 1 {
                 tracing::warn!(applied, first = first.seq, "the event log was purged past this instance; reloading");
-                self.load_sessions().await?;
+                self.load_sessions(true).await?;
                 continue;
             }
             for (index, logged) in events.iter().enumerate() {
@@ -141,10 +142,14 @@ impl Presence {
     }
 
     /// Takes every open session from the session table (at start, or after falling behind
-    /// the log's retention). Sessions that follow statuses get a fresh full state.
-    pub(super) async fn load_sessions(&self) -> StoreResult<()> {
+    /// the log's retention: a `reload`, which also drops what the cache holds, since the
+    /// events that would have told what changed are gone). Sessions that follow statuses get
+    /// a fresh full state.
+    pub(super) async fn load_sessions(&self, reload: bool) -> StoreResult<()> {
         let (head, rows) = self.log.sessions().await?;
-        self.store.forget(Forget::Everything);
+        if reload {
+            self.store.forget(Forget::Everything);
+        }
         self.sessions.set_id_floor(seq_u64(head) * IDS_PER_EVENT + IDS_PER_EVENT / 2);
         let open: std::collections::HashSet<&str> = rows.iter().map(|r| r.record.id.as_str()).collect();
         for gone in self.sessions.all().into_iter().filter(|s| !open.contains(s.id.as_str())) {
