@@ -148,7 +148,7 @@ impl Presence {
     pub(super) async fn load_sessions(&self, reload: bool) -> StoreResult<()> {
         let (head, rows) = self.log.sessions().await?;
         if reload {
-            self.store.forget(Forget::Everything);
+            self.forget_cached(Forget::Everything);
         }
         self.sessions.set_id_floor(seq_u64(head) * IDS_PER_EVENT + IDS_PER_EVENT / 2);
         let open: std::collections::HashSet<&str> = rows.iter().map(|r| r.record.id.as_str()).collect();
@@ -174,6 +174,14 @@ impl Presence {
         Ok(())
     }
 
+    /// Drops what the cache in front of the store holds of `what`, a change committed
+    /// (perhaps elsewhere) having made it stale.
+    fn forget_cached(&self, what: Forget) {
+        if let Some(cache) = self.store.cache() {
+            cache.forget(what);
+        }
+    }
+
     /// Applies one logged event here.
     pub(super) async fn apply_logged(&self, logged: &LoggedEvent) {
         self.sessions.set_id_floor(seq_u64(logged.seq).saturating_mul(IDS_PER_EVENT));
@@ -185,7 +193,9 @@ impl Presence {
                 {
                     // Published as committed, not as read later: every instance sends the same.
                     let _guard = self.user_lock(status.user_id).await;
-                    self.store.remember_status(status);
+                    if let Some(cache) = self.store.cache() {
+                        cache.remember_status(status);
+                    }
                     self.publish_status(status.user_id).await;
                 }
                 if let Some(cause) = cause
@@ -194,26 +204,26 @@ impl Presence {
                     session.mailbox.push(Kind::Other, wire::async_completed(&cause.request, None).into());
                 }
             }
-            Event::UserChanged(user) => self.store.forget(Forget::User(*user)),
+            Event::UserChanged(user) => self.forget_cached(Forget::User(*user)),
             Event::Rights(user) => {
-                self.store.forget(Forget::User(*user));
+                self.forget_cached(Forget::User(*user));
                 self.rights_changed(Some(&[*user])).await;
             }
             Event::ProfileRemoved(user) => {
-                self.store.forget(Forget::User(*user));
+                self.forget_cached(Forget::User(*user));
                 self.user_removed(*user, EndReason::ProfileRemoved).await;
             }
             Event::UserDeleted(user) => {
-                self.store.forget(Forget::User(*user));
-                self.store.forget(Forget::Status(*user));
+                self.forget_cached(Forget::User(*user));
+                self.forget_cached(Forget::Status(*user));
                 self.user_removed(*user, EndReason::UserRemoved).await;
             }
             Event::Profiles => {
-                self.store.forget(Forget::Profiles);
+                self.forget_cached(Forget::Profiles);
                 self.rights_changed(None).await;
             }
             Event::Catalog => {
-                self.store.forget(Forget::Catalog);
+                self.forget_cached(Forget::Catalog);
                 self.catalog_changed().await;
             }
             Event::SessionOpened(record) => {

@@ -13,7 +13,9 @@ use sqlx::{PgPool, Row};
 use tokio::sync::{Notify, oneshot};
 
 use crate::domain::session::EndReason;
-use crate::store::events::{self, Event, EventLog, LoggedEvent, SessionRow, SessionWrite};
+use crate::store::events::{Event, EventLog, LoggedEvent, SessionRow, SessionWrite};
+use crate::store::sql::Conn;
+use crate::store::sql::log::{self as shared, Positions};
 use crate::store::{StoreError, StoreResult};
 
 /// The channel instances are woken on.
@@ -31,16 +33,9 @@ const RECORD_DRAINED: &str = "WITH relaxed AS (SELECT set_config('synchronous_co
 pub struct PgLog {
     pool: PgPool,
     heads: Arc<Mutex<HeadReads>>,
-    streamed: Arc<Mutex<StreamedPositions>>,
+    streamed: Positions,
     /// Woken on every `NOTIFY` of the channel (and after a lost connection).
     notified: Arc<Notify>,
-}
-
-/// Drained positions of event streams waiting to be written, and whether a task writes them.
-#[derive(Default)]
-struct StreamedPositions {
-    pending: std::collections::HashMap<String, i64>,
-    writing: bool,
 }
 
 /// Callers waiting for the next read of the head, and whether a task is reading it.
@@ -57,7 +52,7 @@ impl PgLog {
         let (options, _) = super::tls::connect_options(url).map_err(StoreError::Config)?;
         let pool =
             PgPoolOptions::new().max_connections(4).acquire_timeout(Duration::from_secs(2)).connect_lazy_with(options);
-        let log = Self { pool, heads: Arc::default(), streamed: Arc::default(), notified: Arc::default() };
+        let log = Self { pool, heads: Arc::default(), streamed: Positions::default(), notified: Arc::default() };
         tokio::spawn(listen(log.pool.clone(), log.notified.clone()));
         Ok(log)
     }
@@ -111,13 +106,8 @@ impl PgLog {
 
     async fn write_streamed(self) {
         loop {
-            let pending = {
-                let mut streamed = self.lock_streamed();
-                if streamed.pending.is_empty() {
-                    streamed.writing = false;
-                    return;
-                }
-                std::mem::take(&mut streamed.pending)
+            let Some(pending) = self.streamed.take() else {
+                return;
             };
             let (ids, positions): (Vec<String>, Vec<i64>) = pending.into_iter().unzip();
             let written = sqlx::query(RECORD_DRAINED).bind(&ids).bind(&positions).execute(&self.pool).await;
@@ -127,22 +117,6 @@ impl PgLog {
             }
         }
     }
-
-    fn lock_streamed(&self) -> std::sync::MutexGuard<'_, StreamedPositions> {
-        self.streamed.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Appends `event` in transaction `tx` (taking the log's lock until commit); returns its number.
-pub(super) async fn append(tx: &mut sqlx::PgConnection, event: &Event) -> StoreResult<i64> {
-    let stored = event.encode();
-    let seq = sqlx::query_scalar("SELECT ctid_append_event($1, $2, $3)")
-        .bind(stored.kind)
-        .bind(stored.user_id)
-        .bind(stored.payload)
-        .fetch_one(tx)
-        .await?;
-    Ok(seq)
 }
 
 #[async_trait]
@@ -160,27 +134,11 @@ impl EventLog for PgLog {
     }
 
     async fn floor(&self) -> StoreResult<i64> {
-        let floor: Option<i64> = sqlx::query_scalar("SELECT min(seq) FROM events").fetch_one(&self.pool).await?;
-        Ok(floor.unwrap_or(0))
+        shared::floor(&mut *self.pool.acquire().await?).await
     }
 
     async fn after(&self, seq: i64, limit: i64) -> StoreResult<Vec<LoggedEvent>> {
-        let rows = sqlx::query("SELECT seq, kind, user_id, payload FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
-            .bind(seq)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                let payload: Option<String> = r.try_get(3)?;
-                Ok(events::logged(
-                    r.try_get(0)?,
-                    r.try_get::<String, _>(1)?.as_str(),
-                    r.try_get(2)?,
-                    payload.as_deref(),
-                ))
-            })
-            .collect()
+        shared::events_after(&mut *self.pool.acquire().await?, seq, limit).await
     }
 
     async fn appended(&self) {
@@ -189,40 +147,9 @@ impl EventLog for PgLog {
 
     async fn write_session(&self, write: SessionWrite<'_>) -> StoreResult<i64> {
         let mut tx = self.pool.begin().await?;
-        let event = match write {
-            SessionWrite::Open(record) => {
-                sqlx::query("INSERT INTO sessions (id, user_id, record) VALUES ($1, $2, $3)")
-                    .bind(&record.id)
-                    .bind(record.user_id)
-                    .bind(events::record_text(record))
-                    .execute(&mut *tx)
-                    .await?;
-                Event::SessionOpened(record.clone())
-            }
-            SessionWrite::Change { record, topic } => {
-                let found = sqlx::query("UPDATE sessions SET record = $2 WHERE id = $1")
-                    .bind(&record.id)
-                    .bind(events::record_text(record))
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if found == 0 {
-                    // Ended meanwhile (elsewhere): nothing to log.
-                    return Ok(0);
-                }
-                Event::SessionChanged { id: record.id.clone(), topic: topic.clone() }
-            }
-            SessionWrite::End { id, reason } => {
-                let found = sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(&mut *tx).await?;
-                if found.rows_affected() == 0 {
-                    return Ok(0);
-                }
-                Event::SessionEnded { id: id.to_string(), reason }
-            }
-        };
-        let seq = append(&mut tx, &event).await?;
+        let seq = shared::write_session(&mut *tx, write).await?;
         tx.commit().await?;
-        Ok(seq)
+        Ok(seq.unwrap_or(0))
     }
 
     async fn set_drained(&self, id: &str, upto: i64) -> StoreResult<()> {
@@ -235,13 +162,7 @@ impl EventLog for PgLog {
     /// one per batch each. A client that reconnects elsewhere within that moment may be handed
     /// messages again (its `Last-Event-ID` prevents even that).
     fn set_streamed(&self, id: &str, upto: i64) {
-        let start_writer = {
-            let mut streamed = self.lock_streamed();
-            let position = streamed.pending.entry(id.to_string()).or_insert(upto);
-            *position = (*position).max(upto);
-            !std::mem::replace(&mut streamed.writing, true)
-        };
-        if start_writer {
+        if self.streamed.add(id, upto) {
             tokio::spawn(self.clone().write_streamed());
         }
     }
@@ -264,7 +185,7 @@ impl EventLog for PgLog {
         .fetch_all(&mut *tx)
         .await?;
         for id in &ended {
-            append(&mut tx, &Event::SessionEnded { id: id.clone(), reason: Some(EndReason::Idle) }).await?;
+            tx.append(&Event::SessionEnded { id: id.clone(), reason: Some(EndReason::Idle) }).await?;
         }
         tx.commit().await?;
         Ok(ended.len())
@@ -273,12 +194,10 @@ impl EventLog for PgLog {
     async fn sessions(&self) -> StoreResult<(i64, Vec<SessionRow>)> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ").execute(&mut *tx).await?;
-        let head: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM events").fetch_one(&mut *tx).await?;
-        let rows: Vec<(String, String, i64)> =
-            sqlx::query_as("SELECT id, record, drained FROM sessions ORDER BY id").fetch_all(&mut *tx).await?;
+        let head = shared::head(&mut *tx).await?;
+        let rows = shared::session_rows(&mut *tx).await?;
         tx.commit().await?;
-        let rows = rows.iter().filter_map(|(id, record, drained)| events::session_row(id, record, *drained)).collect();
-        Ok((head.unwrap_or(0), rows))
+        Ok((head, rows))
     }
 
     async fn purge(&self, age: Duration) -> StoreResult<u64> {

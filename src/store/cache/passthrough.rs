@@ -1,0 +1,90 @@
+//! What the cache does not hold: passed through to the store.
+
+use async_trait::async_trait;
+
+use super::CachedStore;
+use crate::domain::auth_token::AuthToken;
+use crate::domain::telephony::{CallEvent, Line, LineFields};
+use crate::domain::webservice_user::WebserviceUser;
+use crate::store::{ActiveCall, AuthTokens, StoreResult, Telephony, WebserviceUsers};
+
+#[async_trait]
+impl WebserviceUsers for CachedStore {
+    async fn list_webservice_users(&self) -> StoreResult<Vec<WebserviceUser>> {
+        self.inner.list_webservice_users().await
+    }
+
+    async fn get_webservice_user(&self, username: &str) -> StoreResult<WebserviceUser> {
+        self.inner.get_webservice_user(username).await
+    }
+
+    async fn add_webservice_user(&self, user: &WebserviceUser) -> StoreResult<()> {
+        self.inner.add_webservice_user(user).await
+    }
+
+    async fn remove_webservice_user(&self, username: &str) -> StoreResult<()> {
+        self.inner.remove_webservice_user(username).await
+    }
+}
+
+#[async_trait]
+impl Telephony for CachedStore {
+    async fn list_lines(&self, limit: Option<u32>, skip: u64) -> StoreResult<(u64, Vec<Line>)> {
+        self.inner.list_lines(limit, skip).await
+    }
+
+    async fn get_line(&self, id: i64) -> StoreResult<Line> {
+        self.inner.get_line(id).await
+    }
+
+    async fn find_line(&self, name: &str) -> StoreResult<Line> {
+        self.inner.find_line(name).await
+    }
+
+    async fn create_line(&self, fields: &LineFields) -> StoreResult<Line> {
+        self.inner.create_line(fields).await
+    }
+
+    async fn update_line(&self, id: i64, fields: &LineFields) -> StoreResult<()> {
+        self.inner.update_line(id, fields).await
+    }
+
+    async fn delete_line(&self, id: i64) -> StoreResult<()> {
+        self.inner.delete_line(id).await
+    }
+
+    async fn user_lines(&self, user_id: i64) -> StoreResult<Vec<Line>> {
+        self.inner.user_lines(user_id).await
+    }
+
+    async fn set_line_user(&self, line_id: i64, user: Option<i64>) -> StoreResult<()> {
+        self.inner.set_line_user(line_id, user).await
+    }
+
+    async fn record_calls(&self, events: &[(i64, CallEvent)], received_us: i64) -> StoreResult<()> {
+        self.inner.record_calls(events, received_us).await
+    }
+
+    async fn active_calls(&self) -> StoreResult<Vec<ActiveCall>> {
+        self.inner.active_calls().await
+    }
+
+    async fn user_on_phone(&self, user_id: i64) -> StoreResult<bool> {
+        self.inner.user_on_phone(user_id).await
+    }
+
+    async fn purge_ended_calls(&self, before_us: i64) -> StoreResult<()> {
+        self.inner.purge_ended_calls(before_us).await
+    }
+}
+
+#[async_trait]
+impl AuthTokens for CachedStore {
+    async fn add_auth_token(&self, token: &AuthToken, now_ms: i64) -> StoreResult<()> {
+        self.inner.add_auth_token(token, now_ms).await
+    }
+
+    async fn take_auth_token(&self, token_hash: &str) -> StoreResult<Option<AuthToken>> {
+        self.inner.take_auth_token(token_hash).await
+    }
+}
