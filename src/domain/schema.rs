@@ -17,6 +17,8 @@ pub struct Member {
     pub one_of: Option<Vec<String>>,
     /// The members of an object member.
     pub members: Vec<Member>,
+    /// The most items a list member may have.
+    pub max_items: Option<usize>,
 }
 
 /// The JSON type a member documents (`null` aside: whether it is accepted is the parser's call).
@@ -84,6 +86,7 @@ fn object_members(schema: &Schema, components: &Components) -> Vec<Member> {
                     (Kind::Object, Some(s)) => object_members(s, components),
                     _ => Vec::new(),
                 },
+                max_items: schema.and_then(|s| max_items(s, components)),
             }
         })
         .collect()
@@ -149,6 +152,13 @@ fn kind(schema: &Schema, components: &Components) -> Kind {
             if item.is_some_and(|i| kind(i, components) == Kind::String) { Kind::StringList } else { Kind::Any }
         }
         _ => Kind::Any,
+    }
+}
+
+fn max_items(schema: &Schema, components: &Components) -> Option<usize> {
+    match not_null(schema, components) {
+        Schema::Array(array) => array.max_items,
+        _ => None,
     }
 }
 

@@ -38,9 +38,10 @@ impl<S: Send + Sync> FromRequest<S> for IcwsObject {
 
 impl IcwsObject {
     /// Reads the body into `T`, the type the OpenAPI document shows for it. Each member `T`
-    /// declares, in order, must have its documented JSON type (else invalidProperty) and, when
-    /// required, be present, not null and not `""` (else missingProperty); an object member's
-    /// own members are checked in turn. Other members are ignored.
+    /// declares, in order, must have no more items than its documented `maxItems` and its
+    /// documented JSON type (else invalidProperty) and, when required, be present, not null and
+    /// not `""` (else missingProperty); an object member's own members are checked in turn.
+    /// Other members are ignored.
     pub fn read<T: DeserializeOwned + ToSchema>(&self) -> Result<T, IcwsError> {
         check(&self.0, &schema::members::<T>())?;
         serde_json::from_value(Value::Object(self.0.clone())).map_err(|e| {
@@ -83,6 +84,11 @@ fn check(map: &Map<String, Value>, members: &[Member]) -> Result<(), IcwsError> 
         let name = member.name.as_str();
         let value = map.get(name).filter(|v| !v.is_null());
         if let Some(value) = value {
+            if let (Value::Array(items), Some(max)) = (value, member.max_items)
+                && items.len() > max
+            {
+                return Err(IcwsError::invalid(name, format!("The property {name} has more than {max} items.")));
+            }
             if !member.kind.admits(value) {
                 return Err(IcwsError::invalid(
                     name,

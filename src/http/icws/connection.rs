@@ -98,71 +98,79 @@ pub struct ConnectionResponse {
     pub effective_station: Option<EffectiveStation>,
 }
 
-/// The login request: `urn:inin.com:connection:icAuthConnectionRequestSettings` (the default:
-/// `userID` and `password`) or `urn:inin.com:connection:authTokenConnectionRequestSettings`
-/// (`authToken`, `authTokenSeed`, `authTokenSourceSession`, `disconnectSourceSession`).
+/// The login request, by its `__type`: a password login (the default) or a token login.
+/// Members of the other type are ignored.
+#[derive(Debug, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ConnectionRequest {
+    Password(PasswordConnectionRequest),
+    Token(TokenConnectionRequest),
+}
+
+/// `urn:inin.com:connection:icAuthConnectionRequestSettings`: a user name and password login.
+// Declared in the order the members are checked.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
-#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
-pub struct ConnectionRequest {
+#[serde(rename_all = "camelCase")]
+pub struct PasswordConnectionRequest {
+    /// May be left out: this is the default type.
     #[serde(rename = "__type")]
-    pub kind: Option<String>,
-    #[serde(rename = "applicationName")]
-    pub application_name: Option<String>,
-    /// Password logins.
+    #[schema(inline)]
+    pub kind: Option<PasswordConnectionType>,
     #[serde(rename = "userID")]
-    pub user_id: Option<String>,
-    /// Password logins.
-    pub password: Option<String>,
-    /// Token logins: a token from `POST /icws/{sessionId}/connection/unique-auth-token`.
-    #[serde(rename = "authToken")]
-    pub auth_token: Option<String>,
-    /// Token logins: the seed the token was asked with.
-    #[serde(rename = "authTokenSeed")]
-    pub auth_token_seed: Option<String>,
-    /// Token logins: the session that asked for the token.
-    #[serde(rename = "authTokenSourceSession")]
+    #[schema(min_length = 1)]
+    pub user_id: String,
+    #[schema(min_length = 1)]
+    pub password: String,
+    pub application_name: Option<String>,
+}
+
+/// `urn:inin.com:connection:authTokenConnectionRequestSettings`: a login with a token from
+/// `POST /icws/{sessionId}/connection/unique-auth-token`.
+// Declared in the order the members are checked.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenConnectionRequest {
+    #[serde(rename = "__type")]
+    #[schema(inline)]
+    pub kind: TokenConnectionType,
+    #[schema(min_length = 1)]
+    pub auth_token: String,
+    /// The seed the token was asked with.
+    #[schema(min_length = 1)]
+    pub auth_token_seed: String,
+    /// The session that asked for the token (empty is taken as absent).
     pub auth_token_source_session: Option<String>,
-    /// Token logins: end the session that asked for the token.
-    #[serde(rename = "disconnectSourceSession")]
+    /// End the session that asked for the token.
     pub disconnect_source_session: Option<bool>,
+    pub application_name: Option<String>,
 }
 
-/// How a login proves who it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credentials {
-    Password { username: String, password: String },
-    Token { token: String, seed: String, source_session: Option<String>, disconnect_source: bool },
+/// The `__type` of a password login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+pub enum PasswordConnectionType {
+    #[serde(rename = "urn:inin.com:connection:icAuthConnectionRequestSettings")]
+    IcAuth,
 }
 
-/// What a login body asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoginRequest {
-    pub credentials: Credentials,
-    pub application_name: String,
+/// The `__type` of a token login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+pub enum TokenConnectionType {
+    #[serde(rename = "urn:inin.com:connection:authTokenConnectionRequestSettings")]
+    AuthToken,
 }
 
-/// The credentials and application name of a login body.
-pub fn login_request(body: &IcwsObject) -> Result<LoginRequest, IcwsError> {
-    let credentials = match body.string("__type")?.as_deref() {
-        None | Some(LOGIN_TYPE) => Credentials::Password {
-            username: body.required_string("userID")?,
-            password: body.required_string("password")?,
-        },
-        Some(TOKEN_LOGIN_TYPE) => Credentials::Token {
-            token: body.required_string("authToken")?,
-            seed: body.required_string("authTokenSeed")?,
-            source_session: body.string("authTokenSourceSession")?.filter(|s| !s.is_empty()),
-            disconnect_source: body.boolean("disconnectSourceSession")?.unwrap_or(false),
-        },
-        Some(_) => {
-            return Err(IcwsError::invalid(
+impl ConnectionRequest {
+    /// Reads a login body: its `__type` chooses the type whose members are read.
+    pub fn read(body: &IcwsObject) -> Result<Self, IcwsError> {
+        match body.string("__type")?.as_deref() {
+            None | Some(LOGIN_TYPE) => body.read().map(Self::Password),
+            Some(TOKEN_LOGIN_TYPE) => body.read().map(Self::Token),
+            Some(_) => Err(IcwsError::invalid(
                 "__type",
                 format!("Only {LOGIN_TYPE} and {TOKEN_LOGIN_TYPE} connections are supported."),
-            ));
+            )),
         }
-    };
-    let application_name = body.string("applicationName")?.unwrap_or_default();
-    Ok(LoginRequest { credentials, application_name })
+    }
 }
 
 /// The values of every `include` query parameter, each a comma-separated list.
@@ -193,22 +201,23 @@ pub async fn login(
     Query(query): Query<Vec<(String, String)>>,
     body: IcwsObject,
 ) -> Result<Response, IcwsError> {
-    let request = login_request(&body)?;
+    let request = ConnectionRequest::read(&body)?;
     let includes = includes(&query);
     let has = |name: &str| includes.iter().any(|i| i == name);
     state.presence.sync().await?;
-    let application_name = &request.application_name;
-    let opened = match &request.credentials {
-        Credentials::Password { username, password } => {
-            state.presence.login(username, password, application_name, ip).await?
+    let opened = match request {
+        ConnectionRequest::Password(login) => {
+            let application_name = login.application_name.unwrap_or_default();
+            state.presence.login(&login.user_id, &login.password, &application_name, ip).await?
         }
-        Credentials::Token { token, seed, source_session, disconnect_source } => {
+        ConnectionRequest::Token(login) => {
+            let application_name = login.application_name.unwrap_or_default();
             let login = TokenLogin {
-                token,
-                seed,
-                source_session: source_session.as_deref(),
-                disconnect_source: *disconnect_source,
-                application_name,
+                token: &login.auth_token,
+                seed: &login.auth_token_seed,
+                source_session: login.auth_token_source_session.as_deref().filter(|s| !s.is_empty()),
+                disconnect_source: login.disconnect_source_session.unwrap_or(false),
+                application_name: &application_name,
             };
             state.presence.login_with_token(login, ip).await?
         }

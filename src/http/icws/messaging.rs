@@ -11,6 +11,8 @@ use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
 use serde_json::Value;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 
 use super::body::IcwsObject;
 use super::error::{CONTENT_TYPE, IcwsError};
@@ -24,61 +26,54 @@ use crate::presence::wire::USER_STATUS_PROPERTIES;
 /// How often an idle event stream sends a `:` comment.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// A list of strings member, bounded.
-fn string_list(body: &IcwsObject, name: &str) -> Result<Option<Vec<String>>, IcwsError> {
-    match body.0.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) if items.len() <= MAX_SUBSCRIBED_USERS => items
-            .iter()
-            .map(|i| i.as_str().map(str::to_string))
-            .collect::<Option<Vec<_>>>()
-            .map(Some)
-            .ok_or_else(|| IcwsError::invalid(name, format!("The property {name} must be a list of strings."))),
-        Some(Value::Array(_)) => {
-            Err(IcwsError::invalid(name, format!("The property {name} has more than {MAX_SUBSCRIBED_USERS} items.")))
-        }
-        Some(_) => Err(IcwsError::invalid(name, format!("The property {name} must be a list of strings."))),
-    }
-}
-
 /// The body of a user status subscription; other members are ignored.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
 pub struct UserStatusesSubscription {
     /// At most 10000 user ids.
+    #[schema(max_items = 10000)]
     pub user_ids: Vec<String>,
     /// The members each `userStatusMessage` item carries besides `userId`; default all of them.
+    /// More than 10000 are refused (a list of known members that long does not fit in a body).
     pub user_status_properties: Option<Vec<UserStatusProperty>>,
 }
 
-/// A member of a user status that a subscription may ask for.
-#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
-pub enum UserStatusProperty {
-    StatusId,
-    Notes,
-    ForwardNumber,
-    Until,
-    UntilDateTime,
-    HasDate,
-    HasTime,
-    OnPhone,
-    OnPhoneChanged,
-    StatusChanged,
-    Stations,
-    IcServers,
-    PresenceServer,
-    LoggedIn,
+/// Refuses more than [`MAX_SUBSCRIBED_USERS`] user status properties. The document states no
+/// such bound: a list of known properties that long is already over the body size limit.
+fn check_property_count(body: &IcwsObject) -> Result<(), IcwsError> {
+    let name = "userStatusProperties";
+    match body.0.get(name) {
+        Some(Value::Array(items)) if items.len() > MAX_SUBSCRIBED_USERS => {
+            Err(IcwsError::invalid(name, format!("The property {name} has more than {MAX_SUBSCRIBED_USERS} items.")))
+        }
+        _ => Ok(()),
+    }
 }
+
+/// A member of a user status that a subscription may ask for: one of
+/// [`USER_STATUS_PROPERTIES`], which the handler checks (the document lists them).
+#[derive(Debug, serde::Deserialize)]
+#[serde(transparent)]
+pub struct UserStatusProperty(pub String);
+
+impl utoipa::PartialSchema for UserStatusProperty {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("A member of a user status that a subscription may ask for."))
+            .enum_values(Some(USER_STATUS_PROPERTIES.iter().copied()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for UserStatusProperty {}
 
 /// The body of a subscription to users' allowed statuses; other members are ignored.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
 pub struct UserAccessSubscription {
     /// At most 10000 user ids.
+    #[schema(max_items = 10000)]
     pub user_ids: Vec<String>,
 }
 
@@ -94,12 +89,17 @@ pub async fn subscribe_statuses(
     IcwsSession(session): IcwsSession,
     body: IcwsObject,
 ) -> Result<StatusCode, IcwsError> {
-    let users = string_list(&body, "userIds")?.ok_or_else(|| IcwsError::missing("userIds"))?;
-    let properties = string_list(&body, "userStatusProperties")?;
+    // In the order they were always checked: `userIds`, then the number of properties, then
+    // their type, then their names.
+    body.read::<UserAccessSubscription>()?;
+    check_property_count(&body)?;
+    let input: UserStatusesSubscription = body.read()?;
+    let properties: Option<Vec<String>> =
+        input.user_status_properties.map(|properties| properties.into_iter().map(|p| p.0).collect());
     if let Some(unknown) = properties.iter().flatten().find(|p| !USER_STATUS_PROPERTIES.contains(&p.as_str())) {
         return Err(IcwsError::invalid("userStatusProperties", format!("Unknown user status property {unknown}.")));
     }
-    state.presence.subscribe_statuses(&session, &users, properties).await?;
+    state.presence.subscribe_statuses(&session, &input.user_ids, properties).await?;
     Ok(StatusCode::OK)
 }
 
@@ -154,8 +154,8 @@ pub async fn subscribe_access(
     IcwsSession(session): IcwsSession,
     body: IcwsObject,
 ) -> Result<StatusCode, IcwsError> {
-    let users = string_list(&body, "userIds")?.ok_or_else(|| IcwsError::missing("userIds"))?;
-    state.presence.subscribe_access(&session, &users).await?;
+    let input: UserAccessSubscription = body.read()?;
+    state.presence.subscribe_access(&session, &input.user_ids).await?;
     Ok(StatusCode::OK)
 }
 
@@ -323,9 +323,20 @@ fn event_stream(
 mod tests {
     use super::*;
 
+    use crate::domain::schema;
+
     #[test]
     fn the_documented_user_status_properties_are_the_accepted_ones() {
         let schema = serde_json::to_value(<UserStatusProperty as utoipa::PartialSchema>::schema()).expect("schema");
         assert_eq!(schema["enum"], serde_json::json!(USER_STATUS_PROPERTIES));
+    }
+
+    #[test]
+    fn the_documented_list_limits_are_the_subscription_limit() {
+        let statuses = schema::members::<UserStatusesSubscription>();
+        let access = schema::members::<UserAccessSubscription>();
+        for member in [&statuses[0], &access[0]] {
+            assert_eq!((member.name.as_str(), member.max_items), ("userIds", Some(MAX_SUBSCRIBED_USERS)));
+        }
     }
 }

@@ -4,13 +4,15 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Serialize;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::ListOf;
 use crate::app::telephony as app;
+use crate::domain::schema::{self, Member};
 use crate::domain::telephony::{CallEvent, CallState, MAX_CALL_ID, valid_name};
 use crate::domain::validation::ValidationError;
 use crate::http::AppState;
@@ -19,32 +21,41 @@ use crate::http::xivo::error::XivoError;
 
 /// Most events one request may carry.
 const MAX_EVENTS: usize = 1000;
-const MEMBERS: [&str; 4] = ["line", "call_id", "state", "timestamp"];
 
 /// One report of a call on a line.
+// Each member is read by a function whose error is the message the client gets, and `event`
+// hands the members to serde in the order declared here: the first bad one is reported.
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
 pub struct CallEventInput {
     /// The line's name (its SIP user name).
+    #[serde(deserialize_with = "line")]
     pub line: String,
     /// The PBX's call id (SIP Call-ID).
+    #[serde(deserialize_with = "call_id")]
     pub call_id: String,
     /// `ringing`, `talking`, `held` or `idle` (ended).
-    pub state: String,
+    #[serde(deserialize_with = "state")]
+    #[schema(value_type = String)]
+    pub state: CallState,
     /// When it happened: Unix seconds (fractions allowed) or an RFC 3339 date-time.
+    #[serde(rename = "timestamp", deserialize_with = "timestamp")]
     #[schema(value_type = Object)]
-    pub timestamp: Value,
+    pub at_us: i64,
+}
+
+impl From<CallEventInput> for CallEvent {
+    fn from(input: CallEventInput) -> Self {
+        Self { line: input.line, call_id: input.call_id, state: input.state, at_us: input.at_us }
+    }
 }
 
 /// The body of a resync: every call the PBX has up.
-#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code, reason = "documents the request body; parsing is done member by member")]
 pub struct ResyncInput {
     pub calls: Vec<CallEventInput>,
 }
-
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ActiveCallBody {
     pub line: String,
@@ -94,45 +105,80 @@ fn micros_of_seconds(seconds: f64) -> Option<i64> {
     Some(whole as i64 * MICROS + fraction as i64)
 }
 
-fn event(value: Value) -> Result<CallEvent, ValidationError> {
-    let Value::Object(mut map) = value else {
-        return Err(ValidationError::invalid("each event must be an object"));
-    };
-    let unknown: Vec<String> = map.keys().filter(|k| !MEMBERS.contains(&k.as_str())).cloned().collect();
+/// A text member.
+fn text<'de, D: Deserializer<'de>>(deserializer: D, name: &str) -> Result<String, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::String(text) => Ok(text),
+        _ => Err(D::Error::custom(format!("{name} must be a string"))),
+    }
+}
+
+fn line<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let line = text(deserializer, "line")?;
+    if valid_name(&line) { Ok(line) } else { Err(D::Error::custom("line")) }
+}
+
+fn call_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let call_id = text(deserializer, "call_id")?;
+    if call_id.is_empty() || call_id.len() > MAX_CALL_ID { Err(D::Error::custom("call_id")) } else { Ok(call_id) }
+}
+
+fn state<'de, D: Deserializer<'de>>(deserializer: D) -> Result<CallState, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    value
+        .as_str()
+        .and_then(CallState::parse)
+        .ok_or_else(|| D::Error::custom("state must be one of ringing, talking, held, idle"))
+}
+
+fn timestamp<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    timestamp_us(&Value::deserialize(deserializer)?).ok_or_else(|| D::Error::custom("timestamp"))
+}
+
+/// The members `T` declares, once `map` is known to hold no other member and every required
+/// one (not null).
+fn members_of<T: utoipa::ToSchema>(map: &Map<String, Value>) -> Result<Vec<Member>, ValidationError> {
+    let members = schema::members::<T>();
+    let unknown: Vec<String> = map.keys().filter(|k| !members.iter().any(|m| m.name == k.as_str())).cloned().collect();
     if !unknown.is_empty() {
         return Err(ValidationError::Invalid(unknown));
     }
-    let missing: Vec<String> =
-        MEMBERS.iter().filter(|m| map.get(**m).is_none_or(Value::is_null)).map(|m| (*m).to_string()).collect();
+    let missing: Vec<String> = members
+        .iter()
+        .filter(|m| m.required && map.get(&m.name).is_none_or(Value::is_null))
+        .map(|m| m.name.clone())
+        .collect();
     if !missing.is_empty() {
         return Err(ValidationError::Missing(missing));
     }
-    let text = |map: &mut Map<String, Value>, name: &str| match map.remove(name) {
-        Some(Value::String(text)) => Ok(text),
-        _ => Err(ValidationError::invalid(format!("{name} must be a string"))),
-    };
-    let line = text(&mut map, "line")?;
-    if !valid_name(&line) {
-        return Err(ValidationError::invalid("line"));
-    }
-    let call_id = text(&mut map, "call_id")?;
-    if call_id.is_empty() || call_id.len() > MAX_CALL_ID {
-        return Err(ValidationError::invalid("call_id"));
-    }
-    let state = map
-        .get("state")
-        .and_then(Value::as_str)
-        .and_then(CallState::parse)
-        .ok_or_else(|| ValidationError::invalid("state must be one of ringing, talking, held, idle"))?;
-    let at_us = map.get("timestamp").and_then(timestamp_us).ok_or_else(|| ValidationError::invalid("timestamp"))?;
-    Ok(CallEvent { line, call_id, state, at_us })
+    Ok(members)
 }
 
-fn events(values: Vec<Value>) -> Result<Vec<CallEvent>, ValidationError> {
+fn event(value: Value) -> Result<CallEventInput, ValidationError> {
+    let Value::Object(mut map) = value else {
+        return Err(ValidationError::invalid("each event must be an object"));
+    };
+    let members = members_of::<CallEventInput>(&map)?;
+    // Serde reads the members in the map's order: the declared one.
+    let ordered: Map<String, Value> = members.iter().filter_map(|m| map.remove_entry(&m.name)).collect();
+    serde_json::from_value(Value::Object(ordered)).map_err(|e| ValidationError::invalid(e.to_string()))
+}
+
+fn events(values: Vec<Value>) -> Result<Vec<CallEventInput>, ValidationError> {
     if values.len() > MAX_EVENTS {
         return Err(ValidationError::invalid(format!("at most {MAX_EVENTS} events per request")));
     }
     values.into_iter().map(event).collect()
+}
+
+impl ResyncInput {
+    fn read(mut map: Map<String, Value>) -> Result<Self, ValidationError> {
+        members_of::<Self>(&map)?;
+        match map.remove("calls") {
+            Some(Value::Array(values)) => Ok(Self { calls: events(values)? }),
+            _ => Err(ValidationError::invalid("calls must be a list")),
+        }
+    }
 }
 
 /// Report call states: one event or an array of them, applied in order.
@@ -146,7 +192,8 @@ pub async fn report(State(state): State<AppState>, body: Bytes) -> Result<Status
         value @ Value::Object(_) => vec![value],
         _ => return Err(ValidationError::invalid("the body must be an event or an array of events").into()),
     };
-    app::record(&state.presence, events(values)?).await?;
+    let events = events(values)?.into_iter().map(CallEvent::from).collect();
+    app::record(&state.presence, events).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -155,16 +202,8 @@ pub async fn report(State(state): State<AppState>, body: Bytes) -> Result<Status
     request_body = ResyncInput,
     responses((status = 204), (status = 400, body = Vec<String>)))]
 pub async fn resync(State(state): State<AppState>, body: Bytes) -> Result<StatusCode, XivoError> {
-    let mut map = parse_object(&body)?;
-    let unknown: Vec<String> = map.keys().filter(|k| k.as_str() != "calls").cloned().collect();
-    if !unknown.is_empty() {
-        return Err(ValidationError::Invalid(unknown).into());
-    }
-    let calls = match map.remove("calls") {
-        Some(Value::Array(values)) => events(values)?,
-        None | Some(Value::Null) => return Err(ValidationError::Missing(vec!["calls".into()]).into()),
-        Some(_) => return Err(ValidationError::invalid("calls must be a list").into()),
-    };
+    let calls: Vec<CallEvent> =
+        ResyncInput::read(parse_object(&body)?)?.calls.into_iter().map(CallEvent::from).collect();
     if calls.iter().any(|c| c.state == CallState::Idle) {
         return Err(ValidationError::invalid("calls lists the calls that are up: no idle state").into());
     }
@@ -202,6 +241,29 @@ mod tests {
     /// `timestamp_us` of a JSON text, parsed as a request body is.
     fn us(json: &str) -> Option<i64> {
         timestamp_us(&serde_json::from_str(json).expect("JSON"))
+    }
+
+    fn event_error(value: serde_json::Value) -> Vec<String> {
+        let error = event(value).expect_err("refused");
+        crate::http::xivo::error::XivoError::from(error).messages
+    }
+
+    #[test]
+    fn the_first_bad_member_in_declared_order_is_reported() {
+        use serde_json::json;
+        let bad = json!({"timestamp": "yesterday", "state": "gone", "call_id": 5, "line": "no spaces"});
+        assert_eq!(event_error(bad), ["Invalid parameters: line"]);
+        let bad = json!({"timestamp": "yesterday", "state": "gone", "call_id": 5, "line": "7001"});
+        assert_eq!(event_error(bad), ["Invalid parameters: call_id must be a string"]);
+        let bad = json!({"timestamp": "yesterday", "state": 3, "call_id": "c", "line": "7001"});
+        assert_eq!(event_error(bad), ["Invalid parameters: state must be one of ringing, talking, held, idle"]);
+        let bad = json!({"timestamp": -1, "state": "held", "call_id": "c", "line": "7001"});
+        assert_eq!(event_error(bad), ["Invalid parameters: timestamp"]);
+        let read = event(json!({"timestamp": 1, "state": "held", "call_id": "c", "line": "7001"})).expect("valid");
+        assert_eq!(
+            (read.line.as_str(), read.call_id.as_str(), read.state, read.at_us),
+            ("7001", "c", CallState::Held, 1_000_000)
+        );
     }
 
     #[test]
