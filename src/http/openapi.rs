@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::icws;
 use super::xivo::resources::{cti_profiles, lines, status_messages, telephony, user_cti_profile, users};
-use crate::presence::wire;
+use crate::presence::render;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,8 +38,8 @@ use crate::presence::wire;
         icws::icons::get, super::health::health,
     ),
     components(schemas(
-        wire::StatusMessagesMessage, wire::StatusMessagesUserAccessMessage, wire::ConnectionStateChangeMessage,
-        wire::StationConnectionStateChangeMessage, wire::EffectiveStationChangeMessage,
+        render::StatusMessagesMessage, render::StatusMessagesUserAccessMessage, render::ConnectionStateChangeMessage,
+        render::StationConnectionStateChangeMessage, render::EffectiveStationChangeMessage,
     )),
     modifiers(&Security, &CommonResponses),
     security(("digest" = []), ("basic" = [])),

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use super::engine::{Presence, PresenceError, PresenceResult};
 use super::mailbox::Kind;
+use super::render;
 use super::sessions::Session;
-use super::wire;
 use crate::domain::session::{EndReason, Topic};
 use crate::store::events::{Event, LoggedEvent, SessionWrite};
 use crate::store::{Forget, StoreResult};
@@ -201,7 +201,7 @@ impl Presence {
                 if let Some(cause) = cause
                     && let Some(session) = self.sessions.get(&cause.session)
                 {
-                    session.mailbox.push(Kind::Other, wire::async_completed(&cause.request, None).into());
+                    session.mailbox.push(Kind::Other, render::async_completed(&cause.request, None).into());
                 }
             }
             Event::UserChanged(user) => self.forget_cached(Forget::User(*user)),

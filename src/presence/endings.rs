@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::engine::{Presence, PresenceResult};
+use super::render;
 use super::sessions::Session;
-use super::wire;
 use crate::domain::session::EndReason;
 
 impl Presence {
@@ -22,7 +22,7 @@ impl Presence {
     pub(crate) async fn end_session(&self, id: &str, reason: Option<EndReason>) {
         if let Some(ended) = self.sessions.end(id) {
             self.forget(&ended);
-            ended.mailbox.close(reason.map(|r| wire::connection_down(r.text(), r.should_reconnect()).into()));
+            ended.mailbox.close(reason.map(|r| render::connection_down(r.text(), r.should_reconnect()).into()));
             self.publish_status_locked(ended.user_id).await;
         }
     }
@@ -32,7 +32,7 @@ impl Presence {
         let mut users = HashSet::new();
         for session in sessions {
             self.forget(&session);
-            session.mailbox.close(Some(wire::connection_down(reason.text(), reason.should_reconnect()).into()));
+            session.mailbox.close(Some(render::connection_down(reason.text(), reason.should_reconnect()).into()));
             users.insert(session.user_id);
         }
         for user in users {
@@ -55,7 +55,7 @@ impl Presence {
 
     /// The server is stopping: every event stream gets a last message and closes.
     pub fn shutting_down(&self) {
-        let message: Arc<str> = wire::connection_down("the server is shutting down", true).into();
+        let message: Arc<str> = render::connection_down("the server is shutting down", true).into();
         for session in self.sessions.all() {
             session.mailbox.close(Some(message.clone()));
         }

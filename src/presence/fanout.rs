@@ -8,8 +8,8 @@ use std::sync::atomic::Ordering;
 use super::engine::{Presence, PresenceError};
 use super::index::Index;
 use super::mailbox::Kind;
+use super::render;
 use super::sessions::Session;
-use super::wire;
 use crate::domain::status::{AccessChanges, CatalogChanges};
 use crate::domain::user::User;
 
@@ -38,13 +38,13 @@ impl Presence {
                 continue;
             };
             if let Ok(view) = self.view_of(user).await {
-                let full = wire::user_status_value(&wire::representation(view, &self.server_name), None);
-                let value = properties.as_deref().map_or_else(|| full.clone(), |p| wire::restrict(&full, p));
+                let full = render::user_status_value(&render::representation(view, &self.server_name), None);
+                let value = properties.as_deref().map_or_else(|| full.clone(), |p| render::restrict(&full, p));
                 self.index_mut().published.entry(id).or_insert(full);
                 list.push(value);
             }
         }
-        Some(wire::user_status_message(&list, false))
+        Some(render::user_status_message(&list, false))
     }
 
     /// Pushes `user_id`'s current status to its subscribers. Call it holding the user's lock.
@@ -66,13 +66,13 @@ impl Presence {
         let Ok(view) = view else {
             return;
         };
-        let body = wire::representation(view, &self.server_name);
-        let current = wire::user_status_value(&body, None);
+        let body = render::representation(view, &self.server_name);
+        let current = render::user_status_value(&body, None);
         let previous = self.index_mut().published.insert(user_id, current.clone());
         if previous.as_ref() == Some(&current) {
             return;
         }
-        let full: Arc<str> = wire::user_status_message(&[current], true).into();
+        let full: Arc<str> = render::user_status_message(&[current], true).into();
         let mut restricted: HashMap<Vec<String>, Option<Arc<str>>> = HashMap::new();
         for id in subscribers {
             let Some(session) = self.sessions.get(&id) else {
@@ -87,10 +87,10 @@ impl Presence {
                 Some(props) => match restricted.get(props.as_slice()) {
                     Some(message) => message.clone(),
                     None => {
-                        let value = wire::user_status_value(&body, Some(props));
-                        let before = previous.as_ref().map(|p| wire::restrict(p, props));
-                        let message: Option<Arc<str>> =
-                            (before.as_ref() != Some(&value)).then(|| wire::user_status_message(&[value], true).into());
+                        let value = render::user_status_value(&body, Some(props));
+                        let before = previous.as_ref().map(|p| render::restrict(p, props));
+                        let message: Option<Arc<str>> = (before.as_ref() != Some(&value))
+                            .then(|| render::user_status_message(&[value], true).into());
                         restricted.insert(props.clone(), message.clone());
                         message
                     }
@@ -141,7 +141,7 @@ impl Presence {
                 changes.into_iter().filter(|(name, _)| name.eq_ignore_ascii_case(&session.username)).collect()
             };
             if !visible.is_empty() {
-                session.mailbox.push(Kind::Other, wire::user_access_message(visible, true).into());
+                session.mailbox.push(Kind::Other, render::user_access_message(visible, true).into());
             }
         }
         lists
@@ -163,7 +163,7 @@ impl Presence {
             (index.catalog_published.replace(catalog.clone()), subscribers)
         };
         if let Some(changes) = before.map(|b| CatalogChanges::between(&b, &catalog)).filter(|c| !c.is_empty()) {
-            let message: Arc<str> = wire::status_messages_message(&changes, true).into();
+            let message: Arc<str> = render::status_messages_message(&changes, true).into();
             let others = subscribers.iter().filter(|id| newcomer.is_none_or(|n| n.id != **id));
             for session in others.filter_map(|id| self.sessions.get(id)) {
                 session.mailbox.push(Kind::Other, message.clone());
@@ -171,7 +171,7 @@ impl Presence {
         }
         if let Some(session) = newcomer {
             let everything = CatalogChanges::everything(&catalog);
-            session.mailbox.push(Kind::Other, wire::status_messages_message(&everything, false).into());
+            session.mailbox.push(Kind::Other, render::status_messages_message(&everything, false).into());
         }
     }
 

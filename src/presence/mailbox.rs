@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-use super::wire;
+use super::render;
 
 /// Most deltas sent as one message.
 const MAX_MERGED: usize = 64;
@@ -103,7 +103,7 @@ impl Inner {
         }
         if run.len() > 1 {
             let texts: Vec<&str> = run.iter().map(|(_, _, m)| &**m).collect();
-            if let (Some(merged), Some((last, _, _))) = (wire::merge_deltas(&texts), run.last()) {
+            if let (Some(merged), Some((last, _, _))) = (render::merge_deltas(&texts), run.last()) {
                 return vec![(*last, merged.into())];
             }
         }
@@ -396,7 +396,7 @@ mod tests {
 
     fn delta(user: &str, notes: &str) -> Arc<str> {
         let entry = serde_json::json!({"userId": user, "notes": notes});
-        wire::user_status_message(&[entry], true).into()
+        render::user_status_message(&[entry], true).into()
     }
 
     #[test]

@@ -17,10 +17,10 @@ mod fanout;
 mod index;
 mod login;
 pub mod mailbox;
+pub mod render;
 pub mod sessions;
 mod status;
 mod subscriptions;
-pub mod wire;
 
 pub use directory::DirectoryPage;
 pub use engine::{Presence, PresenceError, PresenceResult, PresenceSettings};

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::engine::{Presence, PresenceResult};
 use super::mailbox::Kind;
+use super::render;
 use super::sessions::Session;
-use super::wire;
 use crate::domain::session::Topic;
 use crate::domain::station::StationLogin;
 use crate::domain::status::AccessChanges;
@@ -106,7 +106,7 @@ impl Presence {
             Topic::StationState => {
                 session.subscriptions().station = true;
                 let current = session.station();
-                session.mailbox.push(Kind::Other, wire::station_state_message(None, current.as_ref()).into());
+                session.mailbox.push(Kind::Other, render::station_state_message(None, current.as_ref()).into());
             }
             Topic::NoStationState => session.subscriptions().station = false,
         }
@@ -185,7 +185,7 @@ impl Presence {
                 continue;
             }
             if let Ok(view) = self.view_of(user).await {
-                let full = wire::user_status_value(&wire::representation(view, &self.server_name), None);
+                let full = render::user_status_value(&render::representation(view, &self.server_name), None);
                 self.index_mut().published.insert(id, full);
             }
         }
@@ -218,7 +218,7 @@ impl Presence {
             .map(|(name, allowed)| (name, AccessChanges { added: allowed, removed: Vec::new() }))
             .collect();
         if !full.is_empty() {
-            session.mailbox.push(Kind::Other, wire::user_access_message(full, false).into());
+            session.mailbox.push(Kind::Other, render::user_access_message(full, false).into());
         }
     }
 
@@ -231,12 +231,12 @@ impl Presence {
         if previous == station {
             return;
         }
-        let effective = wire::EffectiveStation::of(station.as_ref());
-        if wire::EffectiveStation::of(previous.as_ref()) != effective {
-            session.mailbox.push(Kind::Other, wire::effective_station_message(effective).into());
+        let effective = render::EffectiveStation::of(station.as_ref());
+        if render::EffectiveStation::of(previous.as_ref()) != effective {
+            session.mailbox.push(Kind::Other, render::effective_station_message(effective).into());
         }
         if session.subscriptions().station {
-            let message = wire::station_state_message(Some(previous.as_ref()), station.as_ref());
+            let message = render::station_state_message(Some(previous.as_ref()), station.as_ref());
             session.mailbox.push(Kind::Other, message.into());
         }
     }

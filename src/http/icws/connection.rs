@@ -14,7 +14,7 @@ use crate::http::base_url::Scheme;
 use crate::http::client_ip::ClientIp;
 use crate::presence::TokenLogin;
 use crate::presence::dates;
-use crate::presence::wire::EffectiveStation;
+use crate::presence::render::EffectiveStation;
 
 const LOGIN_TYPE: &str = "urn:inin.com:connection:icAuthConnectionRequestSettings";
 const TOKEN_LOGIN_TYPE: &str = "urn:inin.com:connection:authTokenConnectionRequestSettings";

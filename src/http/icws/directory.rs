@@ -11,7 +11,7 @@ use super::session::IcwsSession;
 use crate::domain::directory::{self, Entry, MAX_CONDITIONS, MAX_QUERY_LEN, Selection};
 use crate::http::AppState;
 use crate::presence::PresenceError;
-use crate::presence::wire::ConfigurationId;
+use crate::presence::render::ConfigurationId;
 
 /// A user of the directory: `configurationId` always, the other members when selected and known.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -20,8 +20,8 @@ use super::session::IcwsSession;
 use crate::http::AppState;
 use crate::presence::MAX_SUBSCRIBED_USERS;
 use crate::presence::Presence;
+use crate::presence::render::USER_STATUS_PROPERTIES;
 use crate::presence::sessions::{Session, StreamGuard};
-use crate::presence::wire::USER_STATUS_PROPERTIES;
 
 /// How often an idle event stream sends a `:` comment.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);

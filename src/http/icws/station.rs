@@ -10,7 +10,7 @@ use super::error::{IcwsError, IcwsJson, ok};
 use super::session::IcwsSession;
 use crate::domain::station::{MAX_STATION_LEN, StationLogin, valid_station_text};
 use crate::http::AppState;
-use crate::presence::wire::StationInfo;
+use crate::presence::render::StationInfo;
 
 const WORKSTATION: &str = "urn:inin.com:connection:workstationSettings";
 const REMOTE_WORKSTATION: &str = "urn:inin.com:connection:remoteWorkstationSettings";

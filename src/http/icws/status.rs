@@ -11,7 +11,7 @@ use super::session::IcwsSession;
 use crate::domain::presence::{StatusChange, Until};
 use crate::http::AppState;
 use crate::presence::dates;
-use crate::presence::wire::{StatusMessageBody, UserStatusBody, representation};
+use crate::presence::render::{StatusMessageBody, UserStatusBody, representation};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -1,4 +1,5 @@
-//! The ICWS representations of presence data and the messages pushed to sessions.
+//! The ICWS JSON of presence: the representations requests are answered with and the
+//! messages pushed to sessions.
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
