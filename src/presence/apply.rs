@@ -192,7 +192,7 @@ impl Presence {
             Event::Status { status, cause } => {
                 {
                     // Published as committed, not as read later: every instance sends the same.
-                    let _guard = self.user_lock(status.user_id).await;
+                    let _guard = self.publication_lock(status.user_id).await;
                     if let Some(cache) = self.store.cache() {
                         cache.remember_status(status);
                     }

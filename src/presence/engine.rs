@@ -53,7 +53,7 @@ impl From<StoreError> for PresenceError {
 
 pub type PresenceResult<T> = Result<T, PresenceError>;
 
-/// Stripes serialising status changes per user (read, apply, commit).
+/// Stripes of each set of per-user locks.
 const LOCK_STRIPES: usize = 64;
 
 /// The presence engine of one instance.
@@ -65,7 +65,11 @@ pub struct Presence {
     /// A valid hash checked when the user is unknown, so every failure costs the same.
     pub(super) decoy_hash: String,
     pub(super) next_request: AtomicU64,
-    locks: Vec<tokio::sync::Mutex<()>>,
+    /// Serialise a user's status changes (read, apply, commit) between requests.
+    change_locks: Vec<tokio::sync::Mutex<()>>,
+    /// Serialise what is published of a user (a comparison with the last thing sent, then the
+    /// push), apart from the changes: a request never waits for a publication.
+    publication_locks: Vec<tokio::sync::Mutex<()>>,
     pub(super) index: std::sync::RwLock<Index>,
     /// Orders publications of the catalog and of allowed statuses (each compares with the
     /// last one sent).
@@ -107,7 +111,8 @@ impl Presence {
             decoy_hash: password::hash(&crate::auth::random::hex_token(16)),
             // Request ids stay unique across instances and restarts.
             next_request: AtomicU64::new(random_start()),
-            locks: (0..LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            change_locks: (0..LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            publication_locks: (0..LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
     }
 
@@ -115,15 +120,19 @@ impl Presence {
         self.store.as_ref()
     }
 
-    /// The lock that orders the changes of `user_id` (and their publication).
-    pub(super) async fn user_lock(&self, user_id: i64) -> tokio::sync::MutexGuard<'_, ()> {
-        let stripe = usize::try_from(user_id.unsigned_abs()).unwrap_or(0) % LOCK_STRIPES;
-        self.locks[stripe].lock().await
+    /// The lock that orders the changes of `user_id`.
+    pub(super) async fn change_lock(&self, user_id: i64) -> tokio::sync::MutexGuard<'_, ()> {
+        self.change_locks[stripe(user_id)].lock().await
     }
 
-    /// Publishes a user's status to subscribers, in order with the user's other changes.
+    /// The lock that orders what is published of `user_id`.
+    pub(super) async fn publication_lock(&self, user_id: i64) -> tokio::sync::MutexGuard<'_, ()> {
+        self.publication_locks[stripe(user_id)].lock().await
+    }
+
+    /// Publishes a user's status to subscribers, in order with the user's other publications.
     pub(super) async fn publish_status_locked(&self, user_id: i64) {
-        let _guard = self.user_lock(user_id).await;
+        let _guard = self.publication_lock(user_id).await;
         self.publish_status(user_id).await;
     }
 
@@ -223,6 +232,10 @@ impl Presence {
             profile.fields.change_statuses == Scope::All,
         ))
     }
+}
+
+fn stripe(user_id: i64) -> usize {
+    usize::try_from(user_id.unsigned_abs()).unwrap_or(0) % LOCK_STRIPES
 }
 
 pub(super) fn random_start() -> u64 {

@@ -47,7 +47,7 @@ impl Presence {
         Some(render::user_status_message(&list, false))
     }
 
-    /// Pushes `user_id`'s current status to its subscribers. Call it holding the user's lock.
+    /// Pushes `user_id`'s current status to its subscribers. Call it holding the user's publication lock.
     pub(super) async fn publish_status(&self, user_id: i64) {
         let (subscribers, tracked): (Vec<String>, bool) = {
             let index = self.index();

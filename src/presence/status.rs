@@ -32,7 +32,7 @@ impl Presence {
         }
         let catalog = self.store.list_status_messages().await?;
         let allowed = self.allowed_in(&target, &catalog).await?;
-        let _guard = self.user_lock(target.id).await;
+        let _guard = self.change_lock(target.id).await;
         let current = self.store.get_user_status(target.id).await.map_err(|e| match e {
             StoreError::NotFound => PresenceError::UserNotFound(username.to_string()),
             other => other.into(),
@@ -51,7 +51,7 @@ impl Presence {
     /// Brings a user's `onPhone` in line with their lines' calls; a flip is committed with
     /// `at` (Unix seconds) as `onPhoneChanged` and published like any status change.
     pub async fn refresh_on_phone(&self, user_id: i64, at: i64) -> PresenceResult<()> {
-        let _guard = self.user_lock(user_id).await;
+        let _guard = self.change_lock(user_id).await;
         let on_phone = self.store.user_on_phone(user_id).await?;
         let mut status = match self.store.get_user_status(user_id).await {
             Ok(status) => status,

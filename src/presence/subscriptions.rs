@@ -180,7 +180,7 @@ impl Presence {
         for user in missing {
             let id = user.id;
             // Under the user's lock: no change of this user is being published meanwhile.
-            let _guard = self.user_lock(id).await;
+            let _guard = self.publication_lock(id).await;
             if self.index().published.contains_key(&id) {
                 continue;
             }
@@ -225,7 +225,7 @@ impl Presence {
     /// Logs a session in to a station (or out): its user's status follows; the session gets
     /// its new effective station and, when subscribed, the station's state change.
     pub(super) async fn apply_station(&self, session: &Arc<Session>, station: Option<StationLogin>) {
-        let _guard = self.user_lock(session.user_id).await;
+        let _guard = self.publication_lock(session.user_id).await;
         let previous = session.set_station(station.clone());
         self.publish_status(session.user_id).await;
         if previous == station {
