@@ -13,8 +13,8 @@ pub const PROFILE_COLUMN: &str = "cti_profile_id";
 
 /// The columns a file may have: the profile's, then every member of a user's request body.
 fn known_columns() -> Vec<String> {
-    let members = schema::members::<UserChanges>().into_iter().map(|m| m.name);
-    std::iter::once(PROFILE_COLUMN.to_string()).chain(members).collect()
+    let members = schema::members::<UserChanges>();
+    std::iter::once(PROFILE_COLUMN.to_string()).chain(members.iter().map(|m| m.name.clone())).collect()
 }
 
 /// Errors reported at most, so a broken file does not flood the terminal.

@@ -2,6 +2,10 @@
 //! (and the CSV import) check their input against the description the OpenAPI document
 //! publishes, so the two cannot drift apart.
 
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, RwLock};
+
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ArrayItems, SchemaType, Type};
@@ -59,12 +63,21 @@ impl Kind {
     }
 }
 
-/// The members of `T`'s object schema, in declaration order.
-pub fn members<T: ToSchema>() -> Vec<Member> {
+/// The members of `T`'s object schema, in declaration order: read from the schema once per
+/// type, then shared (every request body is checked against them).
+pub fn members<T: ToSchema + 'static>() -> Arc<[Member]> {
+    static READ: LazyLock<RwLock<HashMap<TypeId, Arc<[Member]>>>> = LazyLock::new(RwLock::default);
+    let id = TypeId::of::<T>();
+    if let Some(members) = READ.read().unwrap_or_else(|e| e.into_inner()).get(&id) {
+        return members.clone();
+    }
     let mut components = Vec::new();
     T::schemas(&mut components);
     let schema = T::schema();
-    resolve(&schema, &components).map_or_else(Vec::new, |s| object_members(s, &components))
+    let members: Arc<[Member]> =
+        resolve(&schema, &components).map_or_else(Vec::new, |s| object_members(s, &components)).into();
+    READ.write().unwrap_or_else(|e| e.into_inner()).insert(id, members.clone());
+    members
 }
 
 fn object_members(schema: &Schema, components: &Components) -> Vec<Member> {

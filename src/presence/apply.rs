@@ -62,11 +62,12 @@ impl Presence {
         }
     }
 
-    /// Brings this instance up to every change committed so far, by any instance.
-    /// `Unavailable` when the database cannot tell.
+    /// Brings this instance up to every change committed so far, by any instance, that a
+    /// request may depend on (see [`crate::store::EventLog::barrier`]). `Unavailable` when the
+    /// database cannot tell.
     pub async fn sync(&self) -> PresenceResult<()> {
-        let head = self.log.head().await?;
-        self.wait_applied(head).await
+        let barrier = self.log.barrier().await?;
+        self.wait_applied(barrier).await
     }
 
     /// Before handing a session's messages out: syncs, and drops what another instance has
@@ -198,6 +199,7 @@ impl Presence {
                     }
                     self.publish_status(status.user_id).await;
                 }
+                self.published(status.user_id, logged.seq);
                 if let Some(cause) = cause
                     && let Some(session) = self.sessions.get(&cause.session)
                 {

@@ -67,6 +67,8 @@ pub struct Presence {
     pub(super) next_request: AtomicU64,
     /// Serialise a user's status changes (read, apply, commit) between requests.
     change_locks: Vec<tokio::sync::Mutex<()>>,
+    /// The event of each user's last status change made here, until the engine applies it.
+    pub(super) written: std::sync::Mutex<std::collections::HashMap<i64, i64>>,
     /// Serialise what is published of a user (a comparison with the last thing sent, then the
     /// push), apart from the changes: a request never waits for a publication.
     publication_locks: Vec<tokio::sync::Mutex<()>>,
@@ -112,6 +114,7 @@ impl Presence {
             // Request ids stay unique across instances and restarts.
             next_request: AtomicU64::new(random_start()),
             change_locks: (0..LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+            written: std::sync::Mutex::default(),
             publication_locks: (0..LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
     }

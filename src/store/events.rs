@@ -191,6 +191,12 @@ pub trait EventLog: Send + Sync + 'static {
     /// The number of the last committed event (0 when the log is empty): every change
     /// committed before the call is at or below it.
     async fn head(&self) -> StoreResult<i64>;
+    /// The newest event a request must see applied before it is served: every change
+    /// committed before the call that the engine's state (sessions, rights, subscriptions)
+    /// depends on. By default the head.
+    async fn barrier(&self) -> StoreResult<i64> {
+        self.head().await
+    }
     /// The head and the id of the last message handed to session `id`'s client, when another
     /// instance may have handed messages out.
     async fn head_and_drained(&self, id: &str) -> StoreResult<(i64, Option<i64>)>;

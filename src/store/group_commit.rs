@@ -22,15 +22,15 @@ pub(crate) struct Change {
     pub status: UserStatus,
     /// The request that caused it, for the event log.
     pub cause: Option<Cause>,
-    done: oneshot::Sender<StoreResult<()>>,
+    done: oneshot::Sender<StoreResult<i64>>,
 }
 
 /// How a backend writes one group.
 #[async_trait]
 pub(crate) trait WriteGroup: Send + Sync + 'static {
-    /// Writes `group` in one transaction; for each change, whether its user still exists
-    /// (a change of a user who is gone is not written). An error fails the whole group.
-    async fn write(&self, group: &[Change]) -> StoreResult<Vec<bool>>;
+    /// Writes `group` in one transaction; for each change, the number of its event, or `None`
+    /// when its user is gone (the change is not written). An error fails the whole group.
+    async fn write(&self, group: &[Change]) -> StoreResult<Vec<Option<i64>>>;
 }
 
 /// The queue of changes waiting for the next group, and the task writing them.
@@ -46,8 +46,9 @@ impl GroupCommit {
         Self { queue }
     }
 
-    /// Commits `status` with its group; `NotFound` if the user is gone.
-    pub(crate) async fn save(&self, status: &UserStatus, cause: Option<&Cause>) -> StoreResult<()> {
+    /// Commits `status` with its group; returns the number of its event; `NotFound` if the user
+    /// is gone.
+    pub(crate) async fn save(&self, status: &UserStatus, cause: Option<&Cause>) -> StoreResult<i64> {
         let (done, outcome) = oneshot::channel();
         let stopped = || StoreError::GroupCommit("the status writer has stopped".into());
         let change = Change { status: status.clone(), cause: cause.cloned(), done };
@@ -62,7 +63,7 @@ async fn write_groups(writer: impl WriteGroup, mut queue: mpsc::Receiver<Change>
         match writer.write(&group).await {
             Ok(found) => {
                 for (change, found) in group.drain(..).zip(found) {
-                    let _ = change.done.send(if found { Ok(()) } else { Err(StoreError::NotFound) });
+                    let _ = change.done.send(found.ok_or(StoreError::NotFound));
                 }
             }
             Err(err) => {

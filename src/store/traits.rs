@@ -54,8 +54,8 @@ pub trait Users: Send + Sync + 'static {
 pub trait Statuses: Send + Sync + 'static {
     async fn get_user_status(&self, user_id: i64) -> StoreResult<UserStatus>;
     /// Commits a user's presence and its event (with the request that caused it, if any);
-    /// `NotFound` if the user is gone.
-    async fn save_user_status(&self, status: &UserStatus, cause: Option<&Cause>) -> StoreResult<()>;
+    /// returns the event's number; `NotFound` if the user is gone.
+    async fn save_user_status(&self, status: &UserStatus, cause: Option<&Cause>) -> StoreResult<i64>;
 }
 
 /// CTI profiles: what their users may see and change.

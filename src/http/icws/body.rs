@@ -42,7 +42,7 @@ impl IcwsObject {
     /// documented JSON type (else invalidProperty) and, when required, be present, not null and
     /// not `""` (else missingProperty); an object member's own members are checked in turn.
     /// Other members are ignored.
-    pub fn read<T: DeserializeOwned + ToSchema>(&self) -> Result<T, IcwsError> {
+    pub fn read<T: DeserializeOwned + ToSchema + 'static>(&self) -> Result<T, IcwsError> {
         check(&self.0, &schema::members::<T>())?;
         serde_json::from_value(Value::Object(self.0.clone())).map_err(|e| {
             tracing::warn!(error = %e, "a body that passed its schema's checks did not deserialize");

@@ -57,7 +57,10 @@ pub fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, XivoError> {
 /// present and not null, then a string outside an enumeration fails at once, then every member
 /// of the wrong JSON type is reported, in the order `T` declares them. Only then does serde
 /// build `T`, from members whose types are already known to fit.
-pub fn read<T: DeserializeOwned + ToSchema>(mut map: Map<String, Value>, read_only: &[&str]) -> Result<T, XivoError> {
+pub fn read<T: DeserializeOwned + ToSchema + 'static>(
+    mut map: Map<String, Value>,
+    read_only: &[&str],
+) -> Result<T, XivoError> {
     let members = schema::members::<T>();
     let unknown: Vec<String> = map
         .keys()
@@ -74,7 +77,7 @@ pub fn read<T: DeserializeOwned + ToSchema>(mut map: Map<String, Value>, read_on
     if !missing.is_empty() {
         return Err(ValidationError::Missing(missing).into());
     }
-    for member in &members {
+    for member in members.iter() {
         if let (Some(Value::String(text)), Some(allowed)) = (present(&member.name), &member.one_of)
             && !allowed.contains(text)
         {

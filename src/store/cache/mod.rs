@@ -186,6 +186,10 @@ impl CacheSync for CachedStore {
     }
 
     fn remember_status(&self, status: &UserStatus) {
+        // Already there when this instance made the change: no write, no race with a fill.
+        if self.read().statuses.get(&status.user_id) == Some(status) {
+            return;
+        }
         self.after_write(|e| {
             e.statuses.insert(status.user_id, status.clone());
         });

@@ -115,10 +115,10 @@ impl Statuses for CachedStore {
         Ok(status)
     }
 
-    async fn save_user_status(&self, status: &UserStatus, cause: Option<&Cause>) -> StoreResult<()> {
+    async fn save_user_status(&self, status: &UserStatus, cause: Option<&Cause>) -> StoreResult<i64> {
         let result = self.inner.save_user_status(status, cause).await;
         self.after_write(|e| match &result {
-            Ok(()) => {
+            Ok(_) => {
                 e.statuses.insert(status.user_id, status.clone());
             }
             Err(_) => {

@@ -219,6 +219,11 @@ pub(crate) trait Backend: Clone + Send + Sync + 'static {
     async fn commit(&self, tx: Self::Tx) -> StoreResult<()>;
     /// Makes known the events a write outside a transaction appended (through triggers).
     async fn logged(&self) -> StoreResult<()>;
+    /// Commits a group of status changes (see [`Backend::commit`]): on a store that tells status
+    /// events apart ([`crate::store::EventLog::barrier`]), only the head moves.
+    async fn commit_statuses(&self, tx: Self::Tx) -> StoreResult<()> {
+        self.commit(tx).await
+    }
     async fn close(&self);
 }
 

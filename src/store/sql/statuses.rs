@@ -37,17 +37,19 @@ pub(super) struct GroupWriter<B>(pub(super) B);
 
 #[async_trait]
 impl<B: Backend> WriteGroup for GroupWriter<B> {
-    async fn write(&self, group: &[Change]) -> StoreResult<Vec<bool>> {
+    async fn write(&self, group: &[Change]) -> StoreResult<Vec<Option<i64>>> {
         let mut tx = self.0.begin().await?;
         let mut found = Vec::with_capacity(group.len());
         for change in group {
-            let written = upsert(&mut *tx, &change.status).await?;
-            if written {
-                tx.append(&Event::Status { status: change.status.clone(), cause: change.cause.clone() }).await?;
-            }
-            found.push(written);
+            let seq = if upsert(&mut *tx, &change.status).await? {
+                let event = Event::Status { status: change.status.clone(), cause: change.cause.clone() };
+                Some(tx.append(&event).await?)
+            } else {
+                None
+            };
+            found.push(seq);
         }
-        self.0.commit(tx).await?;
+        self.0.commit_statuses(tx).await?;
         Ok(found)
     }
 }
@@ -60,7 +62,7 @@ impl<B: Backend> Statuses for SqlStore<B> {
         user_status_from_row(&row.ok_or(StoreError::NotFound)?)
     }
 
-    async fn save_user_status(&self, status: &UserStatus, cause: Option<&Cause>) -> StoreResult<()> {
+    async fn save_user_status(&self, status: &UserStatus, cause: Option<&Cause>) -> StoreResult<i64> {
         self.statuses.save(status, cause).await
     }
 }

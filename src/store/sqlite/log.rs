@@ -21,16 +21,24 @@ use crate::store::sql::{Conn, Value};
 /// How long drained positions wait before they are written together: a poll costs no commit.
 const DRAINED_DELAY: Duration = Duration::from_secs(1);
 
-/// The newest committed event, and who waits for the next.
+/// The newest committed event, the newest that was not a status change, and who waits for
+/// the next.
 #[derive(Default)]
 pub(super) struct Head {
     seq: AtomicI64,
+    barrier: AtomicI64,
     appended: Notify,
 }
 
 impl Head {
     /// Records a commit that reached event `seq` and wakes the engine.
     pub(super) fn advance(&self, seq: i64) {
+        self.barrier.fetch_max(seq, Ordering::AcqRel);
+        self.advance_statuses(seq);
+    }
+
+    /// Records a commit of status changes only, that reached event `seq`.
+    pub(super) fn advance_statuses(&self, seq: i64) {
         if self.seq.fetch_max(seq, Ordering::AcqRel) < seq {
             self.appended.notify_one();
         }
@@ -91,6 +99,13 @@ impl SqliteLog {
 
 #[async_trait]
 impl EventLog for SqliteLog {
+    /// Status changes are read from the store, not from the engine: a request waits only for
+    /// the other events (sessions, rights, the catalog, users) to be applied, and a poll for
+    /// everything ([`EventLog::head_and_drained`]).
+    async fn barrier(&self) -> StoreResult<i64> {
+        Ok(self.head.barrier.load(Ordering::Acquire))
+    }
+
     async fn head(&self) -> StoreResult<i64> {
         Ok(self.head.seq.load(Ordering::Acquire))
     }

@@ -104,6 +104,13 @@ impl Backend for SqliteBackend {
         self.log.refresh().await
     }
 
+    async fn commit_statuses(&self, mut tx: Self::Tx) -> StoreResult<()> {
+        let head = super::sql::log::head(&mut *tx).await?;
+        tx.commit().await?;
+        self.log.head.advance_statuses(head);
+        Ok(())
+    }
+
     async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;

@@ -1,5 +1,7 @@
 //! `/1.1/telephony`: what a PBX reports of its calls (ctid extension).
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -137,7 +139,7 @@ fn timestamp<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error
 
 /// The members `T` declares, once `map` is known to hold no other member and every required
 /// one (not null).
-fn members_of<T: utoipa::ToSchema>(map: &Map<String, Value>) -> Result<Vec<Member>, ValidationError> {
+fn members_of<T: utoipa::ToSchema + 'static>(map: &Map<String, Value>) -> Result<Arc<[Member]>, ValidationError> {
     let members = schema::members::<T>();
     let unknown: Vec<String> = map.keys().filter(|k| !members.iter().any(|m| m.name == k.as_str())).cloned().collect();
     if !unknown.is_empty() {
