@@ -92,6 +92,27 @@ impl Conn for PgConnection {
             .await?;
         Ok(seq)
     }
+
+    /// One statement: the function runs once per row, in the order of the rows.
+    async fn append_all(&mut self, events: &[Event]) -> StoreResult<Vec<i64>> {
+        let (mut kinds, mut users, mut payloads) = (Vec::new(), Vec::new(), Vec::new());
+        for event in events {
+            let stored = event.encode();
+            kinds.push(stored.kind);
+            users.push(stored.user_id);
+            payloads.push(stored.payload);
+        }
+        let seqs = sqlx::query_scalar(
+            "SELECT ctid_append_event(e.kind, e.user_id, e.payload) FROM unnest($1::text[], $2::bigint[], \
+             $3::text[]) WITH ORDINALITY AS e(kind, user_id, payload, n) ORDER BY e.n",
+        )
+        .bind(kinds)
+        .bind(users)
+        .bind(payloads)
+        .fetch_all(self)
+        .await?;
+        Ok(seqs)
+    }
 }
 
 #[cfg(test)]

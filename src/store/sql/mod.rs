@@ -199,6 +199,8 @@ pub(crate) trait Conn: Send {
     async fn set_last_id(&mut self, serial: Serial, last: i64) -> StoreResult<()>;
     /// Appends `event` to the log in this transaction; returns its number.
     async fn append(&mut self, event: &Event) -> StoreResult<i64>;
+    /// Appends `events`, in order, in one statement; returns their numbers.
+    async fn append_all(&mut self, events: &[Event]) -> StoreResult<Vec<i64>>;
 }
 
 /// The connections of one database, and what committing there involves.

@@ -40,15 +40,17 @@ impl<B: Backend> WriteGroup for GroupWriter<B> {
     async fn write(&self, group: &[Change]) -> StoreResult<Vec<Option<i64>>> {
         let mut tx = self.0.begin().await?;
         let mut found = Vec::with_capacity(group.len());
+        let mut events = Vec::with_capacity(group.len());
         for change in group {
-            let seq = if upsert(&mut *tx, &change.status).await? {
-                let event = Event::Status { status: change.status.clone(), cause: change.cause.clone() };
-                Some(tx.append(&event).await?)
-            } else {
-                None
-            };
-            found.push(seq);
+            let written = upsert(&mut *tx, &change.status).await?;
+            if written {
+                events.push(Event::Status { status: change.status.clone(), cause: change.cause.clone() });
+            }
+            found.push(written);
         }
+        // One statement for the group's events.
+        let mut seqs = tx.append_all(&events).await?.into_iter();
+        let found = found.into_iter().map(|written| if written { seqs.next() } else { None }).collect();
         self.0.commit_statuses(tx).await?;
         Ok(found)
     }

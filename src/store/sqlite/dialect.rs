@@ -71,4 +71,23 @@ impl Conn for SqliteConnection {
             .await?;
         Ok(seq)
     }
+
+    /// One `INSERT` of many rows: numbers are handed out in the order of the rows.
+    async fn append_all(&mut self, events: &[Event]) -> StoreResult<Vec<i64>> {
+        let mut seqs = Vec::with_capacity(events.len());
+        // Well within SQLite's limit of bound parameters per statement.
+        for chunk in events.chunks(1000) {
+            let rows = vec!["(?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!("INSERT INTO events (kind, user_id, payload) VALUES {rows} RETURNING seq");
+            let mut insert = sqlx::query_scalar::<_, i64>(&sql);
+            for event in chunk {
+                let stored = event.encode();
+                insert = insert.bind(stored.kind).bind(stored.user_id).bind(stored.payload);
+            }
+            let mut numbers = insert.fetch_all(&mut *self).await?;
+            numbers.sort_unstable();
+            seqs.extend(numbers);
+        }
+        Ok(seqs)
+    }
 }
