@@ -15,7 +15,7 @@ use std::ops::DerefMut;
 
 use async_trait::async_trait;
 
-use super::events::Event;
+use super::events::{Event, LoggedEvent};
 use super::group_commit::GroupCommit;
 use super::{Catalog, Handle, StoreError, StoreResult};
 
@@ -221,9 +221,11 @@ pub(crate) trait Backend: Clone + Send + Sync + 'static {
     async fn commit(&self, tx: Self::Tx) -> StoreResult<()>;
     /// Makes known the events a write outside a transaction appended (through triggers).
     async fn logged(&self) -> StoreResult<()>;
-    /// Commits a group of status changes (see [`Backend::commit`]): on a store that tells status
-    /// events apart ([`crate::store::EventLog::barrier`]), only the head moves.
-    async fn commit_statuses(&self, tx: Self::Tx) -> StoreResult<()> {
+    /// Commits a group of status changes whose events are `appended` (see [`Backend::commit`]):
+    /// on a store that tells status events apart ([`crate::store::EventLog::barrier`]), only
+    /// the head moves; a store may keep the events at hand for the engine.
+    async fn commit_statuses(&self, tx: Self::Tx, appended: Vec<LoggedEvent>) -> StoreResult<()> {
+        drop(appended);
         self.commit(tx).await
     }
     async fn close(&self);

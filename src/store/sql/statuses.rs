@@ -6,7 +6,7 @@ use super::schema::{USER_STATUS_COLUMNS, user_status_from_row, user_status_value
 use super::{Backend, Conn, SqlStore, placeholders};
 use crate::domain::presence::UserStatus;
 use crate::domain::session::Cause;
-use crate::store::events::Event;
+use crate::store::events::{Event, LoggedEvent};
 use crate::store::group_commit::{Change, WriteGroup};
 use crate::store::{Statuses, StoreError, StoreResult};
 
@@ -49,9 +49,11 @@ impl<B: Backend> WriteGroup for GroupWriter<B> {
             found.push(written);
         }
         // One statement for the group's events.
-        let mut seqs = tx.append_all(&events).await?.into_iter();
-        let found = found.into_iter().map(|written| if written { seqs.next() } else { None }).collect();
-        self.0.commit_statuses(tx).await?;
+        let seqs = tx.append_all(&events).await?;
+        let mut numbers = seqs.iter().copied();
+        let found = found.into_iter().map(|written| if written { numbers.next() } else { None }).collect();
+        let appended = seqs.into_iter().zip(events).map(|(seq, event)| LoggedEvent { seq, event: Some(event) });
+        self.0.commit_statuses(tx, appended.collect()).await?;
         Ok(found)
     }
 }

@@ -3,8 +3,9 @@
 //! One process writes the database, through one connection: the newest event number is
 //! known after each commit without a query, and the engine is woken in-process.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -45,18 +46,57 @@ impl Head {
     }
 }
 
+/// The events this process appended last, in order, as it wrote them: the engine applies them
+/// without reading them back. Events appended by triggers are not here: a gap sends the
+/// engine to the database.
+#[derive(Clone, Default)]
+pub(super) struct Recent(Arc<Mutex<VecDeque<LoggedEvent>>>);
+
+/// Most events kept at hand.
+const RECENT: usize = 4096;
+
+impl Recent {
+    /// Keeps `events` (just committed, numbered above those kept).
+    pub(super) fn keep(&self, events: Vec<LoggedEvent>) {
+        let mut recent = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        recent.extend(events);
+        let excess = recent.len().saturating_sub(RECENT);
+        recent.drain(..excess);
+    }
+
+    /// The events numbered from `seq + 1` on without a gap, at most `limit`; `None` when
+    /// event `seq + 1` is not at hand.
+    fn after(&self, seq: i64, limit: i64) -> Option<Vec<LoggedEvent>> {
+        let recent = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let first = recent.iter().position(|e| e.seq == seq + 1)?;
+        let mut next = seq + 1;
+        let run = recent
+            .range(first..)
+            .take(usize::try_from(limit).unwrap_or(0))
+            .take_while(|e| {
+                let follows = e.seq == next;
+                next += 1;
+                follows
+            })
+            .cloned()
+            .collect();
+        Some(run)
+    }
+}
+
 /// The log and the session table of the SQLite database.
 #[derive(Clone)]
 pub struct SqliteLog {
     writer: SqlitePool,
     reader: SqlitePool,
     pub(super) head: Arc<Head>,
+    pub(super) recent: Recent,
     drained: Positions,
 }
 
 impl SqliteLog {
     pub(super) fn new(writer: SqlitePool, reader: SqlitePool) -> Self {
-        Self { writer, reader, head: Arc::default(), drained: Positions::default() }
+        Self { writer, reader, head: Arc::default(), recent: Recent::default(), drained: Positions::default() }
     }
 
     /// Catches the head up with what the writer committed (at start, and after writes whose
@@ -120,6 +160,9 @@ impl EventLog for SqliteLog {
     }
 
     async fn after(&self, seq: i64, limit: i64) -> StoreResult<Vec<LoggedEvent>> {
+        if let Some(events) = self.recent.after(seq, limit) {
+            return Ok(events);
+        }
         shared::events_after(&mut *self.reader.acquire().await?, seq, limit).await
     }
 
@@ -191,5 +234,32 @@ impl EventLog for SqliteLog {
 
     async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.reader).await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: i64) -> LoggedEvent {
+        LoggedEvent { seq, event: Some(Event::Catalog) }
+    }
+
+    fn seqs(events: Option<Vec<LoggedEvent>>) -> Option<Vec<i64>> {
+        events.map(|list| list.iter().map(|e| e.seq).collect())
+    }
+
+    #[test]
+    fn recent_events_are_served_only_without_a_gap() {
+        let recent = Recent::default();
+        recent.keep(vec![event(5), event(6), event(7)]);
+        recent.keep(vec![event(9)]);
+        assert_eq!(seqs(recent.after(4, 500)), Some(vec![5, 6, 7]));
+        assert_eq!(seqs(recent.after(5, 1)), Some(vec![6]));
+        assert_eq!(seqs(recent.after(7, 500)), None, "event 8 (a trigger's) is not at hand");
+        assert_eq!(seqs(recent.after(8, 500)), Some(vec![9]));
+        assert_eq!(seqs(recent.after(2, 500)), None, "events before those kept are read from the database");
+        recent.keep((10..10 + RECENT as i64).map(event).collect());
+        assert_eq!(seqs(recent.after(4, 500)), None, "the oldest were let go");
     }
 }

@@ -14,6 +14,7 @@ mod log;
 pub use log::SqliteLog;
 
 use super::StoreResult;
+use super::events::LoggedEvent;
 use super::sql::{self, Backend, SqlStore};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -104,9 +105,11 @@ impl Backend for SqliteBackend {
         self.log.refresh().await
     }
 
-    async fn commit_statuses(&self, mut tx: Self::Tx) -> StoreResult<()> {
+    /// The events stay at hand for the engine, which then need not read them back.
+    async fn commit_statuses(&self, mut tx: Self::Tx, appended: Vec<LoggedEvent>) -> StoreResult<()> {
         let head = super::sql::log::head(&mut *tx).await?;
         tx.commit().await?;
+        self.log.recent.keep(appended);
         self.log.head.advance_statuses(head);
         Ok(())
     }
