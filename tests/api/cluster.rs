@@ -146,11 +146,7 @@ async fn notes_with_control_characters_arrive_intact_on_another_instance() {
     if !on_postgres("several instances") {
         return;
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = database_url(dir.path());
-    let a = TestApp::spawn_at(&url, &[], &[]).await;
-    let b = TestApp::spawn_at(&url, &[], &[]).await;
-    a.presence_user("boss", "secret", 1).await;
+    let (_dir, a, b) = two_instances_with_a_boss().await;
     a.presence_user("agent", "secret", 2).await;
     let boss = b.icws_login("boss", "secret").await;
     b.subscribe(&boss, &["agent"]).await;
@@ -165,6 +161,17 @@ async fn notes_with_control_characters_arrive_intact_on_another_instance() {
     assert_eq!(notes_of(&seen, "agent"), [notes], "{seen:?}");
     assert_eq!(status_notes(&b, &boss, "agent").await, notes);
     assert_eq!(status_notes(&a, &boss, "agent").await, notes);
+}
+
+/// Two instances on a fresh database (kept as long as the directory), and a user `boss` who
+/// may see everyone.
+async fn two_instances_with_a_boss() -> (tempfile::TempDir, TestApp, TestApp) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = database_url(dir.path());
+    let a = TestApp::spawn_at(&url, &[], &[]).await;
+    let b = TestApp::spawn_at(&url, &[], &[]).await;
+    a.presence_user("boss", "secret", 1).await;
+    (dir, a, b)
 }
 
 /// A throw-away PostgreSQL cluster of its own (scripts/postgres), to stop and start.
@@ -304,11 +311,7 @@ async fn what_a_stream_handed_out_is_not_handed_out_again_elsewhere() {
     if !on_postgres("several instances") {
         return;
     }
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = database_url(dir.path());
-    let a = TestApp::spawn_at(&url, &[], &[]).await;
-    let b = TestApp::spawn_at(&url, &[], &[]).await;
-    a.presence_user("boss", "secret", 1).await;
+    let (_dir, a, b) = two_instances_with_a_boss().await;
     a.presence_user("peer", "secret", 2).await;
     let boss = a.icws_login("boss", "secret").await;
     let peer = b.icws_login("peer", "secret").await;

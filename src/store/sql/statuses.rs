@@ -13,21 +13,29 @@ use crate::store::{Statuses, StoreError, StoreResult};
 /// Writes `s` if its user exists (keeping the user from being deleted until the transaction
 /// ends); returns whether it did.
 pub(super) async fn upsert<C: Conn>(c: &mut C, s: &UserStatus) -> StoreResult<bool> {
+    upsert_with(c, &upsert_sql::<C>(), s).await
+}
+
+/// The statement of [`upsert`], built once per group by the grouped commit.
+fn upsert_sql<C: Conn>() -> String {
     let updates = USER_STATUS_COLUMNS
         .split(", ")
         .skip(1)
         .map(|column| format!("{column} = excluded.{column}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let sql = format!(
+    format!(
         "INSERT INTO user_statuses ({USER_STATUS_COLUMNS}) SELECT {} \
          WHERE EXISTS (SELECT 1 FROM users WHERE id = ?{}) ON CONFLICT (user_id) DO UPDATE SET {updates}",
         placeholders(10),
         C::KEY_SHARE
-    );
+    )
+}
+
+async fn upsert_with<C: Conn>(c: &mut C, sql: &str, s: &UserStatus) -> StoreResult<bool> {
     let mut args = user_status_values(s).to_vec();
     args.push(s.user_id.into());
-    Ok(c.run(&sql, &args).await? > 0)
+    Ok(c.run(sql, &args).await? > 0)
 }
 
 /// Writes one group of status changes in one transaction, each with its event (the status as
@@ -41,8 +49,9 @@ impl<B: Backend> WriteGroup for GroupWriter<B> {
         let mut tx = self.0.begin().await?;
         let mut found = Vec::with_capacity(group.len());
         let mut events = Vec::with_capacity(group.len());
+        let sql = upsert_sql::<B::Conn>();
         for change in group {
-            let written = upsert(&mut *tx, &change.status).await?;
+            let written = upsert_with(&mut *tx, &sql, &change.status).await?;
             if written {
                 events.push(Event::Status { status: change.status.clone(), cause: change.cause.clone() });
             }
