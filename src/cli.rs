@@ -332,6 +332,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     });
     let sweeper = tokio::spawn(sweep(state.presence.clone(), args.max_call_age, idle_timeout));
     let purger = tokio::spawn(purge(log, std::time::Duration::from_secs(args.event_retention)));
+    let lifecycle = tokio::spawn(state.presence.clone().run_lifecycle());
     let presence = state.presence.clone();
     let shutdown = async move {
         shutdown_signal().await;
@@ -341,6 +342,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     sweeper.abort();
     follower.abort();
     purger.abort();
+    lifecycle.abort();
     store.close().await;
     tracing::info!("stopped");
     result.map_err(|e| format!("server error: {e}"))

@@ -24,7 +24,8 @@ pub async fn get(store: &dyn Store, id: &str) -> AppResult<StatusMessage> {
 }
 
 pub async fn create(store: &dyn Store, changes: StatusMessageChanges) -> AppResult<StatusMessage> {
-    let status = status::validate_new(changes)?;
+    let mut status = status::validate_new(changes)?;
+    status::check_return(&mut status, &list(store).await?)?;
     store.create_status_message(&status).await.map_err(|e| match e {
         StoreError::Conflict(Conflict::StatusIdTaken) => {
             AppError::from(ValidationError::invalid(format!("status_id {} already exists", status.status_id)))
@@ -35,13 +36,19 @@ pub async fn create(store: &dyn Store, changes: StatusMessageChanges) -> AppResu
 }
 
 pub async fn update(store: &dyn Store, id: &str, mut changes: StatusMessageChanges) -> AppResult<StatusMessage> {
-    let existing = get(store, id).await?;
+    let catalog = list(store).await?;
+    let existing = catalog
+        .iter()
+        .find(|s| s.status_id.to_lowercase() == id.to_lowercase())
+        .cloned()
+        .ok_or_else(|| not_found(id))?;
     if let Some(Some(sent)) = &changes.status_id
         && sent.to_lowercase() == existing.status_id.to_lowercase()
     {
         changes.status_id = None;
     }
-    let status = status::validate_edit(&existing, changes)?;
+    let mut status = status::validate_edit(&existing, changes)?;
+    status::check_return(&mut status, &catalog)?;
     store.update_status_message(&status).await.map_err(|e| match e {
         StoreError::NotFound => not_found(id),
         other => other.into(),
@@ -49,6 +56,8 @@ pub async fn update(store: &dyn Store, id: &str, mut changes: StatusMessageChang
     Ok(status)
 }
 
+/// Removes a status that is not built in, with the schedules naming it; statuses returning to
+/// it no longer return.
 pub async fn delete(store: &dyn Store, id: &str) -> AppResult<()> {
     let existing = get(store, id).await?;
     if existing.built_in {

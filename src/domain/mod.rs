@@ -9,6 +9,7 @@ pub mod directory;
 pub mod listing;
 pub mod permissions;
 pub mod presence;
+pub mod schedule;
 pub mod schema;
 pub mod session;
 pub mod station;

@@ -116,7 +116,7 @@ pub fn apply(
 }
 
 /// Dialable characters only: digits, `+`, `*`, `#`, and spaces, dashes, dots or parentheses.
-fn valid_forward_number(number: &str) -> bool {
+pub fn valid_forward_number(number: &str) -> bool {
     number.chars().count() <= MAX_FORWARD_NUMBER_LEN
         && number.chars().any(|c| c.is_ascii_digit())
         && number.chars().all(|c| c.is_ascii_digit() || "+*#-. ()".contains(c))

@@ -117,6 +117,18 @@ pub struct Cause {
     pub request: String,
 }
 
+/// Who made a status change, as the log records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Actor {
+    /// A presence session's user (themselves or a supervisor): the change has a [`Cause`].
+    User,
+    /// The telephony: calls began or ended on the user's lines.
+    Pbx,
+    /// The status lifecycle: a return at `until`, a scheduled start or end.
+    Schedule,
+}
+
 /// What a user's open sessions show of them in their status.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserPresence {

@@ -22,6 +22,9 @@ pub struct StatusMessage {
     pub system_id: String,
     /// Shipped with ctid: editable, never deletable.
     pub built_in: bool,
+    /// The status a user holding this one returns to when their `until` passes (`null`: the
+    /// status holds until changed).
+    pub return_status_id: Option<String>,
 }
 
 /// Longest status id accepted.
@@ -56,6 +59,7 @@ impl StatusMessage {
             is_allow_follow_up_status: false,
             system_id: status_id.into(),
             built_in: true,
+            return_status_id: None,
         }
     }
 }
@@ -141,6 +145,9 @@ pub struct StatusMessageChanges {
     pub group_tag: Option<Option<String>>,
     #[serde(default, deserialize_with = "sent")]
     pub system_id: Option<Option<String>>,
+    /// A selectable, non-forward status other than this one; `null` for none.
+    #[serde(default, deserialize_with = "sent")]
+    pub return_status_id: Option<Option<String>>,
 }
 
 /// What a catalog change added, changed and removed, each in catalog order.
@@ -252,6 +259,9 @@ pub fn validate_edit(
     if let Some(system_id) = changes.system_id {
         out.system_id = system_id.unwrap_or_else(|| out.status_id.clone());
     }
+    if let Some(back) = changes.return_status_id {
+        out.return_status_id = back;
+    }
     if changes.built_in.flatten().is_some_and(|v| v != existing.built_in) {
         invalid.push("built_in is read-only".to_string());
     }
@@ -291,6 +301,23 @@ pub fn validate_edit(
     if invalid.is_empty() { Ok(out) } else { Err(ValidationError::Invalid(invalid)) }
 }
 
+/// Checks `status`'s return status against the catalog (it names an existing selectable,
+/// non-forward status other than itself) and gives it the catalog's spelling.
+pub fn check_return(status: &mut StatusMessage, catalog: &[StatusMessage]) -> Result<(), ValidationError> {
+    let Some(requested) = status.return_status_id.clone() else {
+        return Ok(());
+    };
+    let back = catalog
+        .iter()
+        .find(|s| s.status_id.to_lowercase() == requested.to_lowercase())
+        .ok_or_else(|| ValidationError::Nonexistent("return_status_id".into(), requested.clone()))?;
+    if !back.is_selectable_status || back.is_forward_status || back.status_id == status.status_id {
+        return Err(ValidationError::invalid("return_status_id"));
+    }
+    status.return_status_id = Some(back.status_id.clone());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +337,25 @@ mod tests {
     fn new_status_needs_id_text_and_group() {
         let err = validate_new(StatusMessageChanges::default()).expect_err("missing");
         assert_eq!(err.to_string(), "Missing parameters: status_id,message_text,group_tag");
+    }
+
+    #[test]
+    fn a_return_status_is_an_existing_selectable_non_forward_other_status() {
+        let catalog = defaults();
+        let mut gone = catalog.iter().find(|s| s.status_id == "Gone Home").cloned().expect("built in");
+        let check = |status: &mut StatusMessage, back: &str| {
+            status.return_status_id = Some(back.into());
+            check_return(status, &catalog).map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            check(&mut gone, "Nope"),
+            Err("Nonexistent parameters: return_status_id Nope does not exist".into())
+        );
+        for invalid in ["Gone Home", "Available, Forward", "AcdAgentNotAnswering"] {
+            assert_eq!(check(&mut gone, invalid), Err("Invalid parameters: return_status_id".into()), "{invalid}");
+        }
+        assert_eq!(check(&mut gone, "available"), Ok(()));
+        assert_eq!(gone.return_status_id.as_deref(), Some("Available"));
     }
 
     #[test]

@@ -10,7 +10,9 @@ use utoipa::openapi::{
 use utoipa::{Modify, OpenApi};
 
 use super::icws;
-use super::xivo::resources::{cti_profiles, lines, status_messages, telephony, user_cti_profile, users};
+use super::xivo::resources::{
+    cti_profiles, lines, scheduled_statuses, status_messages, telephony, user_cti_profile, users,
+};
 use crate::presence::render;
 
 #[derive(OpenApi)]
@@ -22,6 +24,7 @@ use crate::presence::render;
         cti_profiles::list, cti_profiles::get, cti_profiles::create, cti_profiles::update, cti_profiles::delete,
         status_messages::list, status_messages::get, status_messages::create, status_messages::update,
         status_messages::delete,
+        scheduled_statuses::list, scheduled_statuses::get, scheduled_statuses::create, scheduled_statuses::delete,
         lines::list, lines::get, lines::create, lines::update, lines::delete,
         lines::list_user_lines, lines::associate, lines::get_user_line, lines::dissociate,
         telephony::report, telephony::resync, telephony::active,
@@ -31,7 +34,7 @@ use crate::presence::render;
         icws::station::unsubscribe, icws::auth_token::post,
         icws::server_info::get_server_info, icws::server_info::get_switchover_status,
         icws::status::status_messages, icws::status::user_access, icws::status::get_user_status,
-        icws::status::put_user_status,
+        icws::status::put_user_status, icws::status::scheduled_statuses,
         icws::messaging::subscribe_statuses, icws::messaging::unsubscribe_statuses, icws::messaging::subscribe_catalog,
         icws::messaging::unsubscribe_catalog, icws::messaging::subscribe_access, icws::messaging::unsubscribe_access,
         icws::messaging::messages, icws::messaging::heartbeat, icws::directory::users, icws::directory::session,

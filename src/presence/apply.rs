@@ -190,7 +190,10 @@ impl Presence {
             return;
         };
         match event {
-            Event::Status { status, cause } => {
+            Event::Status { status, cause, .. } => {
+                if status.until.is_some() {
+                    self.lifecycle_changed();
+                }
                 {
                     // Published as committed, not as read later: every instance sends the same.
                     let _guard = self.publication_lock(status.user_id).await;
@@ -224,7 +227,9 @@ impl Presence {
                 self.forget_cached(Forget::Profiles);
                 self.rights_changed(None).await;
             }
+            Event::Schedules(_) => self.lifecycle_changed(),
             Event::Catalog => {
+                self.lifecycle_changed();
                 self.forget_cached(Forget::Catalog);
                 self.catalog_changed().await;
             }

@@ -83,6 +83,8 @@ pub struct Presence {
     pub(super) applied: tokio::sync::watch::Sender<i64>,
     /// Wakes the log reader.
     pub(super) wake: tokio::sync::Notify,
+    /// Wakes the lifecycle's timer: when the next transition falls due may have moved.
+    pub(super) lifecycle: tokio::sync::Notify,
 }
 
 /// Settings of the presence runtime.
@@ -106,6 +108,7 @@ impl Presence {
             log,
             applied: tokio::sync::watch::Sender::new(0),
             wake: tokio::sync::Notify::new(),
+            lifecycle: tokio::sync::Notify::new(),
             server_name: settings.server_name.into(),
             index: std::sync::RwLock::default(),
             publication: tokio::sync::Mutex::new(()),

@@ -15,6 +15,7 @@ mod endings;
 mod engine;
 mod fanout;
 mod index;
+mod lifecycle;
 mod login;
 pub mod mailbox;
 pub mod render;

@@ -29,6 +29,11 @@ pub struct StatusMessageBody {
     pub is_acd_status: bool,
     pub is_allow_follow_up_status: bool,
     pub system_id: String,
+    /// ctid extension: the status a user returns to when their `until` passes; omitted when
+    /// none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub return_status_id: Option<String>,
 }
 
 impl From<StatusMessage> for StatusMessageBody {
@@ -49,6 +54,7 @@ impl From<StatusMessage> for StatusMessageBody {
             is_acd_status: s.is_acd_status,
             is_allow_follow_up_status: s.is_allow_follow_up_status,
             system_id: s.system_id,
+            return_status_id: s.return_status_id,
         }
     }
 }

@@ -81,7 +81,7 @@ impl Presence {
     /// before it, so what the engine reads of the user is never ahead of the event it applies,
     /// while a request does not wait for the publication of other users' changes (see
     /// [`crate::store::EventLog::barrier`]).
-    async fn wait_published(&self, user_id: i64) -> PresenceResult<()> {
+    pub(super) async fn wait_published(&self, user_id: i64) -> PresenceResult<()> {
         let last = self.lock_written().get(&user_id).copied();
         match last {
             Some(seq) => self.wait_applied(seq).await,
@@ -90,7 +90,7 @@ impl Presence {
     }
 
     /// Records that event `seq` holds the last change of `user_id` made here.
-    fn written(&self, user_id: i64, seq: i64) {
+    pub(super) fn written(&self, user_id: i64, seq: i64) {
         self.lock_written().insert(user_id, seq);
     }
 

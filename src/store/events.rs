@@ -12,16 +12,20 @@ use async_trait::async_trait;
 
 use super::StoreResult;
 use crate::domain::presence::UserStatus;
-use crate::domain::session::{Cause, EndReason, SessionRecord, Topic};
+use crate::domain::session::{Actor, Cause, EndReason, SessionRecord, Topic};
 
 /// A change, as the log records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A user's status was committed (as it was committed), with the request that caused it.
+    /// A user's status was committed (as it was committed), with who changed it and the
+    /// request that caused it.
     Status {
         status: UserStatus,
         cause: Option<Cause>,
+        actor: Actor,
     },
+    /// A user's scheduled statuses changed: when the next transition falls due may have moved.
+    Schedules(i64),
     /// A user was created or edited (not their CTI profile).
     UserChanged(i64),
     /// A user's CTI profile was set or replaced.
@@ -78,6 +82,10 @@ pub enum SessionWrite<'a> {
 struct StatusPayload {
     status: UserStatus,
     cause: Option<Cause>,
+    /// Absent from events logged before it was recorded: a user's if there is a cause, else
+    /// the telephony's.
+    #[serde(default)]
+    actor: Option<Actor>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -104,11 +112,16 @@ impl Event {
     pub(crate) fn encode(&self) -> Encoded {
         let json = |value: serde_json::Result<String>| Some(value.unwrap_or_default());
         let (kind, user_id, payload) = match self {
-            Self::Status { status, cause } => (
+            Self::Status { status, cause, actor } => (
                 "status",
                 Some(status.user_id),
-                json(serde_json::to_string(&StatusPayload { status: status.clone(), cause: cause.clone() })),
+                json(serde_json::to_string(&StatusPayload {
+                    status: status.clone(),
+                    cause: cause.clone(),
+                    actor: Some(*actor),
+                })),
             ),
+            Self::Schedules(user) => ("schedules", Some(*user), None),
             Self::UserChanged(user) => ("user", Some(*user), None),
             Self::Rights(user) => ("rights", Some(*user), None),
             Self::ProfileRemoved(user) => ("profile_removed", Some(*user), None),
@@ -135,9 +148,11 @@ impl Event {
         let bad = |err: serde_json::Error| format!("unreadable {kind} event: {err}");
         Ok(match kind {
             "status" => {
-                let StatusPayload { status, cause } = serde_json::from_str(payload).map_err(bad)?;
-                Self::Status { status, cause }
+                let StatusPayload { status, cause, actor } = serde_json::from_str(payload).map_err(bad)?;
+                let actor = actor.unwrap_or(if cause.is_some() { Actor::User } else { Actor::Pbx });
+                Self::Status { status, cause, actor }
             }
+            "schedules" => Self::Schedules(user()?),
             "user" => Self::UserChanged(user()?),
             "rights" => Self::Rights(user()?),
             "profile_removed" => Self::ProfileRemoved(user()?),
@@ -236,9 +251,23 @@ mod tests {
     fn a_status_event_keeps_any_text() {
         let mut status = UserStatus::initial(7, 1_700_000_000);
         status.notes = Some("nul \u{0} and \u{1} and \\u0000".into());
-        let event = Event::Status { status, cause: Some(Cause { session: "s".into(), request: "9".into() }) };
+        let cause = Some(Cause { session: "s".into(), request: "9".into() });
+        let event = Event::Status { status, cause, actor: Actor::User };
         let stored = event.encode();
         assert_eq!(Event::decode(stored.kind, stored.user_id, stored.payload.as_deref()), Ok(event));
+    }
+
+    #[test]
+    fn status_events_logged_without_an_actor_name_one() {
+        let status = serde_json::to_string(&UserStatus::initial(7, 1_700_000_000)).expect("serializes");
+        let read = |payload: String| match Event::decode("status", Some(7), Some(&payload)) {
+            Ok(Event::Status { actor, .. }) => actor,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(read(format!(r#"{{"status":{status},"cause":null}}"#)), Actor::Pbx);
+        let caused = format!(r#"{{"status":{status},"cause":{{"session":"s","request":"1"}}}}"#);
+        assert_eq!(read(caused), Actor::User);
+        assert_eq!(read(format!(r#"{{"status":{status},"cause":null,"actor":"schedule"}}"#)), Actor::Schedule);
     }
 
     #[test]

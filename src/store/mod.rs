@@ -21,7 +21,9 @@ pub use cache::{CacheSync, Forget};
 pub use events::EventLog;
 pub use postgres::{PgBackend, PgLog, PgStore};
 pub use sqlite::{SqliteBackend, SqliteLog, SqliteStore};
-pub use traits::{AuthTokens, Catalog, Handle, Profiles, Statuses, Store, Telephony, Users, WebserviceUsers};
+pub use traits::{
+    AuthTokens, Catalog, Handle, Lifecycle, Profiles, Statuses, Store, Telephony, Users, WebserviceUsers,
+};
 
 /// A uniqueness or reference rule the store refused to break.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +39,10 @@ pub enum Conflict {
     StateChanged,
     /// Row `n` (from 0) of a bulk import has a username already taken.
     UsernameTakenAt(usize),
+    /// A new scheduled status overlaps this pending or active one of the user.
+    ScheduleOverlaps(i64),
+    /// The user has as many pending or active scheduled statuses as allowed.
+    TooManySchedules,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,8 @@ use super::{ActiveCall, ImportedUser, StoreResult, StoredUser};
 use crate::domain::auth_token::AuthToken;
 use crate::domain::cti_profile::{CtiProfile, CtiProfileFields};
 use crate::domain::listing::UserListQuery;
-use crate::domain::presence::UserStatus;
+use crate::domain::presence::{Timestamp, UserStatus};
+use crate::domain::schedule::{ScheduleFields, ScheduledStatus, Transition};
 use crate::domain::session::Cause;
 use crate::domain::status::StatusMessage;
 use crate::domain::telephony::{CallEvent, Line, LineFields};
@@ -56,6 +57,32 @@ pub trait Statuses: Send + Sync + 'static {
     /// Commits a user's presence and its event (with the request that caused it, if any);
     /// returns the event's number; `NotFound` if the user is gone.
     async fn save_user_status(&self, status: &UserStatus, cause: Option<&Cause>) -> StoreResult<i64>;
+}
+
+/// Scheduled statuses, and the transitions of the status lifecycle (see
+/// [`crate::domain::schedule`]), found by time from the store.
+#[async_trait]
+pub trait Lifecycle: Send + Sync + 'static {
+    /// A user's scheduled statuses by start; only the pending and active ones if `upcoming`.
+    async fn list_schedules(&self, user_id: i64, upcoming: bool) -> StoreResult<Vec<ScheduledStatus>>;
+    /// `NotFound` unless user `user_id` has schedule `id`.
+    async fn get_schedule(&self, user_id: i64, id: i64) -> StoreResult<ScheduledStatus>;
+    /// Adds a pending schedule, logging that the user's schedules changed. `NotFound` if the
+    /// user is gone; `Conflict(ScheduleOverlaps(n))`, `Conflict(TooManySchedules)`.
+    async fn create_schedule(&self, fields: &ScheduleFields) -> StoreResult<ScheduledStatus>;
+    /// Deletes a schedule; an active one is first ended as if its end were `now`. Returns the
+    /// status that end committed, with its event's number. `NotFound` unless the user has it.
+    async fn delete_schedule(&self, user_id: i64, id: i64, now: Timestamp) -> StoreResult<Option<(i64, UserStatus)>>;
+    /// When the next transition falls due, if any.
+    async fn next_transition(&self) -> StoreResult<Option<Timestamp>>;
+    /// Transitions due by `now`, at most `limit` of each kind, earliest first.
+    async fn due_transitions(&self, now: Timestamp, limit: i64) -> StoreResult<Vec<Transition>>;
+    /// Applies `transition` if what it was found from still holds, in one transaction with its
+    /// event: the status committed and its event's number; `None` when nothing changed (it was
+    /// applied elsewhere, or the user changed status meanwhile).
+    async fn apply_transition(&self, transition: &Transition) -> StoreResult<Option<(i64, UserStatus)>>;
+    /// Forgets schedules done whose end (or start) is before `before`; returns how many.
+    async fn purge_schedules(&self, before: Timestamp) -> StoreResult<u64>;
 }
 
 /// CTI profiles: what their users may see and change.
@@ -138,6 +165,12 @@ pub trait Handle: Send + Sync + 'static {
 }
 
 /// The whole persistent state of ctid: every capability.
-pub trait Store: Users + Statuses + Profiles + Catalog + WebserviceUsers + Telephony + AuthTokens + Handle {}
+pub trait Store:
+    Users + Statuses + Lifecycle + Profiles + Catalog + WebserviceUsers + Telephony + AuthTokens + Handle
+{
+}
 
-impl<T> Store for T where T: Users + Statuses + Profiles + Catalog + WebserviceUsers + Telephony + AuthTokens + Handle {}
+impl<T> Store for T where
+    T: Users + Statuses + Lifecycle + Profiles + Catalog + WebserviceUsers + Telephony + AuthTokens + Handle
+{
+}

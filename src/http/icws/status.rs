@@ -9,6 +9,7 @@ use super::body::IcwsObject;
 use super::error::{IcwsError, IcwsJson, ok};
 use super::session::IcwsSession;
 use crate::domain::presence::{StatusChange, Until};
+use crate::domain::schedule::{ScheduleState, ScheduledStatus};
 use crate::http::AppState;
 use crate::presence::dates;
 use crate::presence::render::{StatusMessageBody, UserStatusBody, representation};
@@ -24,6 +25,47 @@ pub struct StatusMessageList {
 pub struct UserAccess {
     pub user_id: String,
     pub status_messages: Vec<String>,
+}
+
+/// A user's pending and active scheduled statuses (ctid extension).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledStatusList {
+    pub user_id: String,
+    pub scheduled_status_list: Vec<ScheduledStatusItem>,
+}
+
+/// One scheduled status; dates as ICWS writes them (`YYYYMMDDTHHMMSSZ`), unset members omitted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduledStatusItem {
+    pub id: i64,
+    pub status_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub notes: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub forward_number: Option<String>,
+    pub start_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub end_date_time: Option<String>,
+    pub state: ScheduleState,
+}
+
+impl From<ScheduledStatus> for ScheduledStatusItem {
+    fn from(s: ScheduledStatus) -> Self {
+        Self {
+            id: s.id,
+            status_id: s.fields.status_id,
+            notes: s.fields.notes,
+            forward_number: s.fields.forward_number,
+            start_date_time: dates::format(s.fields.start),
+            end_date_time: s.fields.end.map(dates::format),
+            state: s.state,
+        }
+    }
 }
 
 /// The status change a PUT body asks for (`until` nested or flat).
@@ -142,4 +184,20 @@ pub async fn put_user_status(
     let change = status_change(&body)?;
     let request_id = state.presence.change_status(&session, &user, change).await?;
     Ok(IcwsJson(StatusCode::ACCEPTED, AsyncOperationAccepted { request_id }))
+}
+
+/// A user's upcoming scheduled statuses (ctid extension), under the same view rights as their
+/// status.
+#[utoipa::path(get, path = "/icws/{sessionId}/status/scheduled-statuses/{userId}",
+    operation_id = "icws_get_scheduled_statuses", tag = "icws status", security(("icws_session" = [])),
+    params(("sessionId" = String, Path), ("userId" = String, Path)),
+    responses((status = 200, body = ScheduledStatusList), (status = 401, body = super::error::IcwsErrorBody),
+        (status = 403, body = super::error::IcwsErrorBody), (status = 404, body = super::error::IcwsErrorBody)))]
+pub async fn scheduled_statuses(
+    State(state): State<AppState>,
+    IcwsSession(session): IcwsSession,
+    Path((_, user)): Path<(String, String)>,
+) -> Result<IcwsJson<ScheduledStatusList>, IcwsError> {
+    let (user_id, schedules) = state.presence.upcoming_schedules(&session, &user).await?;
+    Ok(ok(ScheduledStatusList { user_id, scheduled_status_list: schedules.into_iter().map(Into::into).collect() }))
 }

@@ -23,6 +23,10 @@ impl Link {
         Self { rel: "lines", href: base.join(&format!("/1.1/lines/{id}")) }
     }
 
+    pub fn scheduled_status(base: &BaseUrl, user_id: i64, id: i64) -> Self {
+        Self { rel: "scheduled_statuses", href: base.join(&format!("/1.1/users/{user_id}/scheduled_statuses/{id}")) }
+    }
+
     pub fn status_message(base: &BaseUrl, status_id: &str) -> Self {
         Self { rel: "status_messages", href: base.join(&status_message_path(status_id)) }
     }

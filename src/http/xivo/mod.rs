@@ -18,7 +18,7 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use self::error::{XivoError, generic_message};
-use self::resources::{cti_profiles, lines, status_messages, telephony, user_cti_profile, users};
+use self::resources::{cti_profiles, lines, scheduled_statuses, status_messages, telephony, user_cti_profile, users};
 use super::AppState;
 
 /// The `/1.1` routes with authentication, content negotiation and XiVO error bodies.
@@ -39,6 +39,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/status_messages/{status_id}",
             get(status_messages::get).put(status_messages::update).delete(status_messages::delete),
+        )
+        .route("/users/{user_id}/scheduled_statuses", get(scheduled_statuses::list).post(scheduled_statuses::create))
+        .route(
+            "/users/{user_id}/scheduled_statuses/{id}",
+            get(scheduled_statuses::get).delete(scheduled_statuses::delete),
         )
         .route("/users/{user_id}/lines", get(lines::list_user_lines).post(lines::associate))
         .route("/users/{user_id}/lines/{line_id}", get(lines::get_user_line).delete(lines::dissociate))

@@ -4,9 +4,11 @@ use async_trait::async_trait;
 
 use super::CachedStore;
 use crate::domain::auth_token::AuthToken;
+use crate::domain::presence::{Timestamp, UserStatus};
+use crate::domain::schedule::{ScheduleFields, ScheduledStatus, Transition};
 use crate::domain::telephony::{CallEvent, Line, LineFields};
 use crate::domain::webservice_user::WebserviceUser;
-use crate::store::{ActiveCall, AuthTokens, StoreResult, Telephony, WebserviceUsers};
+use crate::store::{ActiveCall, AuthTokens, Lifecycle, StoreResult, Telephony, WebserviceUsers};
 
 #[async_trait]
 impl WebserviceUsers for CachedStore {
@@ -86,5 +88,61 @@ impl AuthTokens for CachedStore {
 
     async fn take_auth_token(&self, token_hash: &str) -> StoreResult<Option<AuthToken>> {
         self.inner.take_auth_token(token_hash).await
+    }
+}
+
+/// Schedules are not cached; a transition's status is, as the store committed it.
+#[async_trait]
+impl Lifecycle for CachedStore {
+    async fn list_schedules(&self, user_id: i64, upcoming: bool) -> StoreResult<Vec<ScheduledStatus>> {
+        self.inner.list_schedules(user_id, upcoming).await
+    }
+
+    async fn get_schedule(&self, user_id: i64, id: i64) -> StoreResult<ScheduledStatus> {
+        self.inner.get_schedule(user_id, id).await
+    }
+
+    async fn create_schedule(&self, fields: &ScheduleFields) -> StoreResult<ScheduledStatus> {
+        self.inner.create_schedule(fields).await
+    }
+
+    async fn delete_schedule(&self, user_id: i64, id: i64, now: Timestamp) -> StoreResult<Option<(i64, UserStatus)>> {
+        let result = self.inner.delete_schedule(user_id, id, now).await;
+        self.committed_status(user_id, &result);
+        result
+    }
+
+    async fn next_transition(&self) -> StoreResult<Option<Timestamp>> {
+        self.inner.next_transition().await
+    }
+
+    async fn due_transitions(&self, now: Timestamp, limit: i64) -> StoreResult<Vec<Transition>> {
+        self.inner.due_transitions(now, limit).await
+    }
+
+    async fn apply_transition(&self, transition: &Transition) -> StoreResult<Option<(i64, UserStatus)>> {
+        let result = self.inner.apply_transition(transition).await;
+        self.committed_status(transition.user_id, &result);
+        result
+    }
+
+    async fn purge_schedules(&self, before: Timestamp) -> StoreResult<u64> {
+        self.inner.purge_schedules(before).await
+    }
+}
+
+impl CachedStore {
+    /// After a write that may have committed a status of `user_id`: the cache holds it, or
+    /// forgets the user's status when the outcome is unknown.
+    fn committed_status(&self, user_id: i64, result: &StoreResult<Option<(i64, UserStatus)>>) {
+        match result {
+            Ok(None) => {}
+            Ok(Some((_, status))) => self.after_write(|e| {
+                e.statuses.insert(status.user_id, status.clone());
+            }),
+            Err(_) => self.after_write(|e| {
+                e.statuses.remove(&user_id);
+            }),
+        }
     }
 }

@@ -52,6 +52,7 @@ impl Conn for PgConnection {
     /// Keeps the row from being deleted (or its key changed) until the transaction ends, so
     /// that a concurrent deletion cannot break a foreign key and abort a whole group.
     const KEY_SHARE: &'static str = " FOR KEY SHARE";
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
 
     async fn rows(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<PgRow>, sqlx::Error> {
         query(&translate(sql), args).fetch_all(self).await

@@ -33,10 +33,17 @@ impl<B: Backend> Catalog for SqlStore<B> {
         self.backend.logged().await
     }
 
+    /// Also deletes the schedules naming the status, and the return to it of other statuses.
     async fn delete_status_message(&self, status_id: &str) -> StoreResult<()> {
-        let sql = "DELETE FROM status_messages WHERE status_key = ? AND NOT built_in";
-        let done = self.backend.writer().await?.run(sql, &[status_id.to_lowercase().into()]).await?;
-        found(done)?;
-        self.backend.logged().await
+        let mut tx = self.backend.begin().await?;
+        let sql = "DELETE FROM status_messages WHERE status_key = ? AND NOT built_in RETURNING status_id";
+        let Some(row) = tx.row(sql, &[status_id.to_lowercase().into()]).await? else {
+            return Err(crate::store::StoreError::NotFound);
+        };
+        let deleted = row.text("status_id")?;
+        tx.run("UPDATE status_messages SET return_status_id = NULL WHERE return_status_id = ?", &[(&deleted).into()])
+            .await?;
+        tx.run("DELETE FROM scheduled_statuses WHERE status_id = ?", &[(&deleted).into()]).await?;
+        self.backend.commit(tx).await
     }
 }

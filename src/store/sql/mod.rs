@@ -24,6 +24,7 @@ mod catalog;
 pub(crate) mod constraints;
 pub(crate) mod log;
 mod profiles;
+mod schedules;
 mod schema;
 mod statuses;
 mod telephony;
@@ -177,6 +178,9 @@ pub(crate) trait Conn: Send {
     /// What a row read in a transaction that goes on to write it must say to keep others from
     /// deleting it meanwhile (a clause ending a `SELECT`).
     const KEY_SHARE: &'static str;
+    /// What a row read in a transaction that goes on to change it must say, so that a
+    /// concurrent writer of the row waits and then sees the change (a clause ending a `SELECT`).
+    const FOR_UPDATE: &'static str;
 
     /// The rows `sql` returns.
     async fn rows(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<Self::Row>, sqlx::Error>;

@@ -36,7 +36,7 @@ pub(super) const USER_STATUS_COLUMNS: &str = "user_id, status_id, notes, forward
      has_time, status_changed, on_phone, on_phone_changed";
 
 /// A status's editable attributes, in the order of [`status_values`].
-pub(super) const STATUS_ATTRIBUTES: [&str; 14] = [
+pub(super) const STATUS_ATTRIBUTES: [&str; 15] = [
     "message_text",
     "icon_uri",
     "group_tag",
@@ -51,6 +51,7 @@ pub(super) const STATUS_ATTRIBUTES: [&str; 14] = [
     "is_acd_status",
     "is_allow_follow_up_status",
     "system_id",
+    "return_status_id",
 ];
 
 pub(super) const PROFILE_COLUMNS: &str = "id, name, view_statuses, change_statuses, all_statuses";
@@ -142,7 +143,7 @@ pub(super) fn status_columns() -> String {
     format!("status_id, {}, built_in", STATUS_ATTRIBUTES.join(", "))
 }
 
-pub(super) fn status_values(s: &StatusMessage) -> [Value<'_>; 14] {
+pub(super) fn status_values(s: &StatusMessage) -> [Value<'_>; 15] {
     [
         (&s.message_text).into(),
         (&s.icon_uri).into(),
@@ -158,6 +159,7 @@ pub(super) fn status_values(s: &StatusMessage) -> [Value<'_>; 14] {
         s.is_acd_status.into(),
         s.is_allow_follow_up_status.into(),
         (&s.system_id).into(),
+        (&s.return_status_id).into(),
     ]
 }
 
@@ -179,6 +181,7 @@ pub(super) fn status_from_row(row: &impl Columns) -> StoreResult<StatusMessage> 
         is_allow_follow_up_status: row.flag("is_allow_follow_up_status")?,
         system_id: row.text("system_id")?,
         built_in: row.flag("built_in")?,
+        return_status_id: row.opt_text("return_status_id")?,
     })
 }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::schema::{USER_STATUS_COLUMNS, user_status_from_row, user_status_values};
 use super::{Backend, Conn, SqlStore, placeholders};
 use crate::domain::presence::UserStatus;
-use crate::domain::session::Cause;
+use crate::domain::session::{Actor, Cause};
 use crate::store::events::{Event, LoggedEvent};
 use crate::store::group_commit::{Change, WriteGroup};
 use crate::store::{Statuses, StoreError, StoreResult};
@@ -53,7 +53,8 @@ impl<B: Backend> WriteGroup for GroupWriter<B> {
         for change in group {
             let written = upsert_with(&mut *tx, &sql, &change.status).await?;
             if written {
-                events.push(Event::Status { status: change.status.clone(), cause: change.cause.clone() });
+                let actor = if change.cause.is_some() { Actor::User } else { Actor::Pbx };
+                events.push(Event::Status { status: change.status.clone(), cause: change.cause.clone(), actor });
             }
             found.push(written);
         }

@@ -29,6 +29,7 @@ impl Conn for SqliteConnection {
     const UNLIMITED: Option<i64> = Some(-1);
     /// The one writer keeps anyone from deleting meanwhile.
     const KEY_SHARE: &'static str = "";
+    const FOR_UPDATE: &'static str = "";
 
     async fn rows(&mut self, sql: &str, args: &[Value<'_>]) -> Result<Vec<SqliteRow>, sqlx::Error> {
         query(sql, args).fetch_all(self).await
