@@ -57,6 +57,8 @@ pub struct TestApp {
     /// Holds the SQLite files, or notes the PostgreSQL database to drop, when `database_url` made
     /// the database in it.
     dir: tempfile::TempDir,
+    /// The database it serves.
+    url: String,
 }
 
 /// What a client sees of a response.
@@ -230,7 +232,7 @@ impl TestApp {
             seen.push(line);
         };
         let client = reqwest::Client::builder().no_proxy().build().expect("client");
-        Self { addr, client, child, stderr: std::sync::Mutex::new(rx), dir }
+        Self { addr, client, child, stderr: std::sync::Mutex::new(rx), dir, url: url.to_string() }
     }
 
     /// The first line the server logs from now on that contains `needle`, within `within`.
@@ -284,6 +286,21 @@ impl TestApp {
     /// Base URL as the server builds links for this client.
     pub fn base(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The URL of the database it serves.
+    pub fn database_url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// The server's resident memory, in KiB (Linux).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("/proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
     }
 
     /// Sends SIGKILL and waits.

@@ -17,6 +17,7 @@ mod icws_robustness;
 mod icws_station;
 mod icws_status;
 mod keep_alive;
+mod lifecycle;
 mod limits;
 mod lines;
 mod messaging_stress;
