@@ -17,6 +17,7 @@ mod fanout;
 mod index;
 mod login;
 pub mod mailbox;
+mod previous_info;
 pub mod render;
 pub mod sessions;
 mod status;
