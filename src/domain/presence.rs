@@ -49,6 +49,26 @@ impl UserStatus {
     }
 }
 
+/// What a user last had with one status they have held (ICWS previous info): kept for every
+/// status they held, replaced each time they hold it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviousInfo {
+    pub status_id: String,
+    pub notes: Option<String>,
+    pub forward_number: Option<String>,
+}
+
+impl PreviousInfo {
+    /// The entry `status` makes in its user's previous info.
+    pub fn of(status: &UserStatus) -> Self {
+        Self {
+            status_id: status.status_id.clone(),
+            notes: status.notes.clone(),
+            forward_number: status.forward_number.clone(),
+        }
+    }
+}
+
 /// A requested status change. `notes: None` keeps the notes; `Some("")` clears them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusChange {

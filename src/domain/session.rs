@@ -18,6 +18,8 @@ pub struct Subscriptions {
     pub access: Vec<i64>,
     /// The session's own station login (`stationConnectionStateChangeMessage`).
     pub station: bool,
+    /// The session user's own previous info (`userStatusPreviousInfoMessage`).
+    pub previous_info: bool,
 }
 
 /// What a session row holds: everything needed to serve the session again after a restart.
@@ -60,6 +62,9 @@ pub enum Topic {
     /// The session's own station state (`stationConnectionStateChangeMessage`).
     StationState,
     NoStationState,
+    /// The session user's own previous info (`userStatusPreviousInfoMessage`).
+    PreviousInfo,
+    NoPreviousInfo,
 }
 
 impl Topic {
@@ -82,6 +87,8 @@ impl Topic {
             Self::Station { station } => record.station.clone_from(station),
             Self::StationState => subscriptions.station = true,
             Self::NoStationState => subscriptions.station = false,
+            Self::PreviousInfo => subscriptions.previous_info = true,
+            Self::NoPreviousInfo => subscriptions.previous_info = false,
         }
     }
 }

@@ -24,6 +24,7 @@ pub struct StatusMessage {
     pub built_in: bool,
     /// The status a user holding this one returns to when their `until` passes (`null`: the
     /// status holds until changed).
+    #[schema(required = true)]
     pub return_status_id: Option<String>,
 }
 

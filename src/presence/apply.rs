@@ -201,6 +201,7 @@ impl Presence {
                         cache.remember_status(status);
                     }
                     self.publish_status(status.user_id).await;
+                    self.publish_previous_info(status);
                 }
                 self.published(status.user_id, logged.seq);
                 if let Some(cause) = cause

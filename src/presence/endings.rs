@@ -16,6 +16,7 @@ impl Presence {
         index.unindex_statuses(&subscriptions.statuses, &session.id);
         index.unindex_access(&subscriptions.access, &session.id);
         index.unindex_catalog(&session.id);
+        index.unindex_previous_info(session.user_id, &session.id);
     }
 
     /// Ends one session here: a server-initiated end (`reason`) sends a last message first.

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::domain::presence::PreviousInfo;
 use crate::domain::status::StatusMessage;
 
 /// Who is subscribed to what: session ids by subscribed user, and catalog subscribers; and
@@ -18,6 +19,11 @@ pub struct Index {
     pub(super) catalog: HashSet<String>,
     /// The catalog as catalog subscribers last saw it.
     pub(super) catalog_published: Option<Vec<StatusMessage>>,
+    /// Sessions subscribed to their own user's previous info, by user.
+    pub(super) previous_info: HashMap<i64, HashSet<String>>,
+    /// Each such user's previous info as their subscribers last saw it, so a status change
+    /// is pushed only when it changes an entry.
+    pub(super) previous_info_published: HashMap<i64, Vec<PreviousInfo>>,
 }
 
 impl Index {
@@ -29,6 +35,15 @@ impl Index {
             if !self.access.contains_key(user) {
                 self.access_published.remove(user);
             }
+        }
+    }
+
+    /// Removes a session from the previous info subscribers of its user, forgetting what was
+    /// sent of a user nobody follows any more.
+    pub(super) fn unindex_previous_info(&mut self, user: i64, session_id: &str) {
+        unindex(&mut self.previous_info, &[user], session_id);
+        if !self.previous_info.contains_key(&user) {
+            self.previous_info_published.remove(&user);
         }
     }
 

@@ -18,6 +18,7 @@ mod index;
 mod lifecycle;
 mod login;
 pub mod mailbox;
+mod previous_info;
 pub mod render;
 pub mod sessions;
 mod status;

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::dates;
+use crate::domain::presence::PreviousInfo;
 use crate::domain::session::StatusView;
 use crate::domain::station::StationLogin;
 use crate::domain::status::{AccessChanges, CatalogChanges, StatusMessage};
@@ -125,6 +126,7 @@ pub const USER_ACCESS_MESSAGE: &str = "urn:inin.com:status:statusMessagesUserAcc
 pub const CONNECTION_STATE_MESSAGE: &str = "urn:inin.com:connection:connectionStateChangeMessage";
 pub const STATION_STATE_MESSAGE: &str = "urn:inin.com:connection:stationConnectionStateChangeMessage";
 pub const EFFECTIVE_STATION_MESSAGE: &str = "urn:inin.com:connection:effectiveStationChangeMessage";
+pub const PREVIOUS_INFO_MESSAGE: &str = "urn:inin.com:status:userStatusPreviousInfoMessage";
 
 /// The members a `userStatusProperties` subscription may name (`userId` is always sent).
 pub const USER_STATUS_PROPERTIES: [&str; 14] = [
@@ -271,6 +273,47 @@ pub fn user_access_message(changes: Vec<(String, AccessChanges)>, is_delta: bool
     })
 }
 
+/// One status a user has held, with the notes and forward number they last had with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserStatusPreviousInfo {
+    pub status_id: String,
+    /// `""` when none, never `null` (the vendor SDK requires the member).
+    pub notes: String,
+    /// Omitted when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub forward_number: Option<String>,
+}
+
+impl From<PreviousInfo> for UserStatusPreviousInfo {
+    fn from(info: PreviousInfo) -> Self {
+        Self { status_id: info.status_id, notes: info.notes.unwrap_or_default(), forward_number: info.forward_number }
+    }
+}
+
+/// `urn:inin.com:status:userStatusPreviousInfoMessage`: the session user's previous info.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserStatusPreviousInfoMessage {
+    #[serde(rename = "__type")]
+    #[schema(example = "urn:inin.com:status:userStatusPreviousInfoMessage")]
+    pub kind: &'static str,
+    /// `false` for the whole list sent after subscribing, `true` for the entries that changed.
+    pub is_delta: bool,
+    pub user_status_previous_info_list: Vec<UserStatusPreviousInfo>,
+}
+
+/// `urn:inin.com:status:userStatusPreviousInfoMessage` of `entries` (the whole list when not a
+/// delta).
+pub fn previous_info_message(entries: Vec<PreviousInfo>, is_delta: bool) -> String {
+    to_text(&UserStatusPreviousInfoMessage {
+        kind: PREVIOUS_INFO_MESSAGE,
+        is_delta,
+        user_status_previous_info_list: entries.into_iter().map(Into::into).collect(),
+    })
+}
+
 /// `urn:inin.com:connection:connectionStateChangeMessage`: the session went from up (1) to
 /// down (2).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -402,4 +445,29 @@ pub fn effective_station_message(effective: Option<EffectiveStation>) -> String 
 
 fn to_text(message: &impl Serialize) -> String {
     serde_json::to_string(message).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn previous_info_has_notes_always_and_a_forward_number_only_when_set() {
+        let entries = vec![
+            PreviousInfo { status_id: "Available".into(), notes: None, forward_number: None },
+            PreviousInfo {
+                status_id: "Available, Forward".into(),
+                notes: Some("mobile".into()),
+                forward_number: Some("555".into()),
+            },
+        ];
+        let message: Value = serde_json::from_str(&previous_info_message(entries, true)).expect("JSON");
+        assert_eq!(
+            message,
+            json!({"__type": PREVIOUS_INFO_MESSAGE, "isDelta": true, "userStatusPreviousInfoList": [
+                {"statusId": "Available", "notes": ""},
+                {"statusId": "Available, Forward", "notes": "mobile", "forwardNumber": "555"},
+            ]})
+        );
+    }
 }

@@ -109,12 +109,18 @@ impl Presence {
                 session.mailbox.push(Kind::Other, render::station_state_message(None, current.as_ref()).into());
             }
             Topic::NoStationState => session.subscriptions().station = false,
+            Topic::PreviousInfo => self.apply_previous_info_subscription(session, false).await,
+            Topic::NoPreviousInfo => {
+                self.index_mut().unindex_previous_info(session.user_id, &session.id);
+                session.subscriptions().previous_info = false;
+            }
         }
     }
 
     /// Indexes what a session loaded from the database follows; it gets a fresh full state
     /// of the users it follows rather than deltas this instance may not have seen.
-    /// The catalog and the allowed statuses it follows come again whole (`isDelta:false`).
+    /// The catalog, the allowed statuses and the previous info it follows come again whole
+    /// (`isDelta:false`).
     pub(crate) async fn reindex(&self, session: &Arc<Session>) {
         let subscriptions = session.subscriptions().clone();
         {
@@ -128,6 +134,9 @@ impl Presence {
         }
         if !subscriptions.access.is_empty() {
             self.apply_access_subscription(session, subscriptions.access.clone()).await;
+        }
+        if subscriptions.previous_info {
+            self.apply_previous_info_subscription(session, true).await;
         }
         if !subscriptions.statuses.is_empty() {
             let users = self.users_by_id(&subscriptions.statuses).await;

@@ -271,6 +271,15 @@ mod tests {
     }
 
     #[test]
+    fn a_previous_info_subscription_is_logged_and_read_back() {
+        for topic in [Topic::PreviousInfo, Topic::NoPreviousInfo] {
+            let event = Event::SessionChanged { id: "42".into(), topic };
+            let stored = event.encode();
+            assert_eq!(Event::decode(stored.kind, stored.user_id, stored.payload.as_deref()), Ok(event));
+        }
+    }
+
+    #[test]
     fn unknown_kinds_are_refused() {
         assert!(Event::decode("whatever", None, None).is_err());
         assert!(Event::decode("rights", None, None).is_err());

@@ -8,7 +8,7 @@ use super::{ActiveCall, ImportedUser, StoreResult, StoredUser};
 use crate::domain::auth_token::AuthToken;
 use crate::domain::cti_profile::{CtiProfile, CtiProfileFields};
 use crate::domain::listing::UserListQuery;
-use crate::domain::presence::{Timestamp, UserStatus};
+use crate::domain::presence::{PreviousInfo, Timestamp, UserStatus};
 use crate::domain::schedule::{ScheduleFields, ScheduledStatus, Transition};
 use crate::domain::session::Cause;
 use crate::domain::status::StatusMessage;
@@ -57,6 +57,9 @@ pub trait Statuses: Send + Sync + 'static {
     /// Commits a user's presence and its event (with the request that caused it, if any);
     /// returns the event's number; `NotFound` if the user is gone.
     async fn save_user_status(&self, status: &UserStatus, cause: Option<&Cause>) -> StoreResult<i64>;
+    /// For each status the user has held that is still in the catalog, the notes and forward
+    /// number they last had with it, in catalog display order (empty for an unknown user).
+    async fn previous_info(&self, user_id: i64) -> StoreResult<Vec<PreviousInfo>>;
 }
 
 /// Scheduled statuses, and the transitions of the status lifecycle (see

@@ -105,6 +105,17 @@ const CONFIGURATION_ID: &[Member] = &[
 
 const EFFECTIVE_STATION: &[Member] = &[Member("stationId", Kind::Object(CONFIGURATION_ID), Req, NotNull)];
 
+/// One entry of a previous info list (`UserStatusPreviousInfos`, `userStatusPreviousInfoMessage`):
+/// `notes` is required and never null.
+const PREVIOUS_INFO: &[Member] = &[
+    Member("statusId", Kind::Str, Req, NotNull),
+    Member("notes", Kind::Str, Req, NotNull),
+    Member("forwardNumber", Kind::Str, Optional, NotNull),
+];
+
+const PREVIOUS_INFO_LIST: Member =
+    Member("userStatusPreviousInfoList", Kind::List(&Kind::Object(PREVIOUS_INFO)), Req, NotNull);
+
 /// Each message type with its members besides `__type` and `isDelta` (both required, never null).
 const MESSAGES: &[(&str, &[Member])] = &[
     (
@@ -148,6 +159,7 @@ const MESSAGES: &[(&str, &[Member])] = &[
         "urn:inin.com:connection:effectiveStationChangeMessage",
         &[Member("effectiveStation", Kind::Object(EFFECTIVE_STATION), Req, Nullable::Yes)],
     ),
+    ("urn:inin.com:status:userStatusPreviousInfoMessage", &[PREVIOUS_INFO_LIST]),
 ];
 
 /// Decodes `value` as `kind`; the path names where it failed.
@@ -187,8 +199,14 @@ fn name_of(kind: Kind) -> &'static str {
     }
 }
 
+/// Decodes the answer of `GET …/status/user-status-previous-info/{userId}`
+/// (`UserStatusPreviousInfos`).
+pub(crate) fn decode_previous_infos(body: &Value) -> Result<(), String> {
+    decode(body, Kind::Object(&[PREVIOUS_INFO_LIST]), "UserStatusPreviousInfos")
+}
+
 /// Decodes a pushed message by its `__type`; returns the type.
-fn decode_message(message: &Value) -> Result<String, String> {
+pub(crate) fn decode_message(message: &Value) -> Result<String, String> {
     let kind = message["__type"].as_str().ok_or("no __type")?;
     let (_, members) = MESSAGES.iter().find(|(t, _)| *t == kind).ok_or(format!("unknown __type {kind}"))?;
     let Value::Object(object) = message else {
@@ -233,6 +251,10 @@ fn the_decoder_refuses_what_a_typed_client_would_drop() {
         json!({"__type": "urn:inin.com:connection:connectionStateChangeMessage", "isDelta": false,
                "newConnectionState": 2, "reason": "idle", "shouldReconnect": true}),
         json!({"__type": "urn:inin.com:status:userStatusMessage", "userStatusList": []}),
+        json!({"__type": "urn:inin.com:status:userStatusPreviousInfoMessage", "isDelta": false,
+               "userStatusPreviousInfoList": [{"statusId": "Available", "notes": null}]}),
+        json!({"__type": "urn:inin.com:status:userStatusPreviousInfoMessage", "isDelta": true,
+               "userStatusPreviousInfoList": [{"statusId": "Available, Forward", "forwardNumber": "12"}]}),
     ] {
         assert!(decode_message(&bad).is_err(), "{bad}");
     }
@@ -254,6 +276,7 @@ async fn every_pushed_message_decodes_with_the_contract() {
         ("/messaging/subscriptions/status/status-messages", json!({})),
         ("/messaging/subscriptions/status/status-messages-user-access", json!({"userIds": ["boss", "agent"]})),
         ("/messaging/subscriptions/connection/station", json!({})),
+        ("/messaging/subscriptions/status/user-status-previous-info", json!({})),
     ] {
         let reply = app.icws(Method::PUT, &boss, path, Some(&body.to_string())).await;
         assert_eq!(reply.status.as_u16(), 200, "{path}: {}", reply.body);
@@ -310,6 +333,7 @@ async fn every_pushed_message_decodes_with_the_contract() {
         "urn:inin.com:status:statusMessagesMessage",
         "urn:inin.com:status:statusMessagesUserAccessMessage",
         "urn:inin.com:connection:stationConnectionStateChangeMessage",
+        "urn:inin.com:status:userStatusPreviousInfoMessage",
     ] {
         for delta in [false, true] {
             assert!(deltas.contains(&(kind.to_string(), delta)), "{kind} with isDelta {delta}: {seen:#?}");

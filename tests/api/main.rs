@@ -13,6 +13,7 @@ mod icws_connection;
 mod icws_directory;
 mod icws_message_shapes;
 mod icws_messaging;
+mod icws_previous_info;
 mod icws_robustness;
 mod icws_station;
 mod icws_status;

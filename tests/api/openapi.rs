@@ -150,3 +150,40 @@ async fn the_two_status_representations_are_documented_apart() {
     let first = &icws.json()["statusMessageList"][0];
     assert_eq!(members(first), documented);
 }
+
+/// Previous info: the answer and the pushed message have the members their schemas document
+/// (the message's schema is named like its `__type` and listed with the messages).
+#[tokio::test]
+async fn previous_info_is_documented_as_sent() {
+    let doc = document();
+    let app = TestApp::spawn().await;
+    app.presence_user("agent", "pass1234", 2).await;
+    let login = app.icws_login("agent", "pass1234").await;
+    app.set_status(&login, "agent", serde_json::json!({"statusId": "Available, Forward", "forwardNumber": "555"}))
+        .await;
+    let path = "/messaging/subscriptions/status/user-status-previous-info";
+    assert_eq!(app.icws(Method::PUT, &login, path, None).await.status.as_u16(), 200);
+
+    let reply = app.icws(Method::GET, &login, "/status/user-status-previous-info/agent", None).await;
+    assert_eq!(reply.status.as_u16(), 200, "{}", reply.body);
+    let answer = reply.json();
+    let path = "/icws/{sessionId}/status/user-status-previous-info/{userId}";
+    let media_type = "application/vnd.inin.icws+JSON";
+    assert_eq!(members(&answer), required_members(&doc, path, "get", "200", media_type));
+    let item = &doc["components"]["schemas"]["UserStatusPreviousInfo"];
+    let documented: HashSet<String> = item["properties"].as_object().expect("properties").keys().cloned().collect();
+    let required = required_of(&doc, item);
+    for entry in answer["userStatusPreviousInfoList"].as_array().expect("list") {
+        let sent = members(entry);
+        assert!(required.is_subset(&sent) && sent.is_subset(&documented), "{entry} against {item}");
+    }
+
+    let message =
+        app.poll(&login).await.into_iter().find(|m| m["__type"] == "urn:inin.com:status:userStatusPreviousInfoMessage");
+    let message = message.expect("the previous info message");
+    let schema = &doc["components"]["schemas"]["UserStatusPreviousInfoMessage"];
+    assert_eq!(schema["properties"]["__type"]["example"], message["__type"]);
+    assert_eq!(members(&message), required_of(&doc, schema));
+    let listed = &doc["paths"]["/icws/{sessionId}/messaging/messages"]["get"]["responses"]["200"]["description"];
+    assert!(listed.as_str().is_some_and(|d| d.contains("UserStatusPreviousInfoMessage")), "{listed}");
+}

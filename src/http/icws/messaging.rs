@@ -172,6 +172,33 @@ pub async fn unsubscribe_access(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Subscribe to the session user's own previous info: the whole list follows, then the entry a
+/// status change alters.
+#[utoipa::path(put, path = "/icws/{sessionId}/messaging/subscriptions/status/user-status-previous-info",
+    operation_id = "icws_subscribe_user_status_previous_info", tag = "icws messaging",
+    security(("icws_session" = [])), params(("sessionId" = String, Path)),
+    responses((status = 200), (status = 401, body = super::error::IcwsErrorBody)))]
+pub async fn subscribe_previous_info(
+    State(state): State<AppState>,
+    IcwsSession(session): IcwsSession,
+) -> Result<StatusCode, IcwsError> {
+    state.presence.subscribe_previous_info(&session, true).await?;
+    Ok(StatusCode::OK)
+}
+
+/// Unsubscribe from the session user's previous info.
+#[utoipa::path(delete, path = "/icws/{sessionId}/messaging/subscriptions/status/user-status-previous-info",
+    operation_id = "icws_unsubscribe_user_status_previous_info", tag = "icws messaging",
+    security(("icws_session" = [])), params(("sessionId" = String, Path)),
+    responses((status = 204), (status = 401, body = super::error::IcwsErrorBody)))]
+pub async fn unsubscribe_previous_info(
+    State(state): State<AppState>,
+    IcwsSession(session): IcwsSession,
+) -> Result<StatusCode, IcwsError> {
+    state.presence.subscribe_previous_info(&session, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Keeps the session alive.
 #[utoipa::path(post, path = "/icws/{sessionId}/messaging/heartbeat",
     operation_id = "icws_heartbeat", tag = "icws messaging",
@@ -233,7 +260,7 @@ async fn take(
         one event per message. Each message has a `__type`: `urn:inin.com:status:userStatusMessage`, \
         `urn:inin.com:messaging:asyncOperationCompletedMessage`, and those with a schema of their name: \
         StatusMessagesMessage, StatusMessagesUserAccessMessage, ConnectionStateChangeMessage, \
-        StationConnectionStateChangeMessage, EffectiveStationChangeMessage",
+        StationConnectionStateChangeMessage, EffectiveStationChangeMessage, UserStatusPreviousInfoMessage",
         content((Vec<Object> = "application/vnd.inin.icws+JSON"), (String = "text/event-stream"))),
         (status = 401, body = super::error::IcwsErrorBody)))]
 pub async fn messages(

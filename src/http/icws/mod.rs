@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
             "/{session_id}/status/user-statuses/{user_id}",
             get(status::get_user_status).put(status::put_user_status),
         )
+        .route("/{session_id}/status/user-status-previous-info/{user_id}", get(status::get_previous_info))
         .route(
             "/{session_id}/messaging/subscriptions/status/user-statuses",
             put(messaging::subscribe_statuses).delete(messaging::unsubscribe_statuses),
@@ -57,6 +58,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/{session_id}/messaging/subscriptions/status/status-messages-user-access",
             put(messaging::subscribe_access).delete(messaging::unsubscribe_access),
+        )
+        .route(
+            "/{session_id}/messaging/subscriptions/status/user-status-previous-info",
+            put(messaging::subscribe_previous_info).delete(messaging::unsubscribe_previous_info),
         )
         .route(
             "/{session_id}/messaging/subscriptions/connection/station",

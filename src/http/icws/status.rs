@@ -12,7 +12,7 @@ use crate::domain::presence::{StatusChange, Until};
 use crate::domain::schedule::{ScheduleState, ScheduledStatus};
 use crate::http::AppState;
 use crate::presence::dates;
-use crate::presence::render::{StatusMessageBody, UserStatusBody, representation};
+use crate::presence::render::{StatusMessageBody, UserStatusBody, UserStatusPreviousInfo, representation};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -128,6 +128,31 @@ pub async fn get_user_status(
 ) -> Result<IcwsJson<UserStatusBody>, IcwsError> {
     let view = state.presence.status(&session, &user).await?;
     Ok(ok(representation(view, &state.server_name)))
+}
+
+/// A user's previous info (the vendor SDK's `UserStatusPreviousInfos`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserStatusPreviousInfos {
+    /// One entry per status the user has held, in catalog display order (the order clients
+    /// list statuses in); statuses deleted from the catalog are left out.
+    pub user_status_previous_info_list: Vec<UserStatusPreviousInfo>,
+}
+
+/// For each status a user has held, the notes (`""` when none) and the forward number they
+/// last had with it. Same rights as a user's status.
+#[utoipa::path(get, path = "/icws/{sessionId}/status/user-status-previous-info/{userId}",
+    operation_id = "icws_get_user_status_previous_info", tag = "icws status", security(("icws_session" = [])),
+    params(("sessionId" = String, Path), ("userId" = String, Path)),
+    responses((status = 200, body = UserStatusPreviousInfos), (status = 401, body = super::error::IcwsErrorBody),
+        (status = 403, body = super::error::IcwsErrorBody), (status = 404, body = super::error::IcwsErrorBody)))]
+pub async fn get_previous_info(
+    State(state): State<AppState>,
+    IcwsSession(session): IcwsSession,
+    Path((_, user)): Path<(String, String)>,
+) -> Result<IcwsJson<UserStatusPreviousInfos>, IcwsError> {
+    let list = state.presence.previous_info(&session, &user).await?;
+    Ok(ok(UserStatusPreviousInfos { user_status_previous_info_list: list.into_iter().map(Into::into).collect() }))
 }
 
 /// The body of a status change. `until` may also be given flat: `untilDateTime`, `hasDate` and

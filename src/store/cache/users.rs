@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::{CachedStore, CachedUser};
 use crate::domain::listing::UserListQuery;
-use crate::domain::presence::UserStatus;
+use crate::domain::presence::{PreviousInfo, UserStatus};
 use crate::domain::session::Cause;
 use crate::domain::user::{User, UserFields, username_key};
 use crate::store::{ImportedUser, Statuses, StoreResult, StoredUser, Users};
@@ -126,5 +126,10 @@ impl Statuses for CachedStore {
             }
         });
         result
+    }
+
+    /// Not cached: read when a client asks or subscribes, never per status change.
+    async fn previous_info(&self, user_id: i64) -> StoreResult<Vec<PreviousInfo>> {
+        self.inner.previous_info(user_id).await
     }
 }

@@ -4,7 +4,7 @@
 use super::{Backend, Columns, Conn, Serial, Value, constraints, placeholders};
 use crate::domain::auth_token::AuthToken;
 use crate::domain::cti_profile;
-use crate::domain::presence::{Until, UserStatus};
+use crate::domain::presence::{PreviousInfo, Until, UserStatus};
 use crate::domain::status::{self, StatusMessage};
 use crate::domain::telephony::{CallRecord, CallState, Line, LineFields};
 use crate::domain::user::{User, UserFields};
@@ -135,6 +135,14 @@ pub(super) fn user_status_from_row(row: &impl Columns) -> StoreResult<UserStatus
         status_changed: row.int("status_changed")?,
         on_phone: row.flag("on_phone")?,
         on_phone_changed: row.int("on_phone_changed")?,
+    })
+}
+
+pub(super) fn previous_info_from_row(row: &impl Columns) -> StoreResult<PreviousInfo> {
+    Ok(PreviousInfo {
+        status_id: row.text("status_id")?,
+        notes: row.opt_text("notes")?,
+        forward_number: row.opt_text("forward_number")?,
     })
 }
 

@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 
-use super::schema::{USER_STATUS_COLUMNS, user_status_from_row, user_status_values};
+use super::schema::{USER_STATUS_COLUMNS, previous_info_from_row, user_status_from_row, user_status_values};
 use super::{Backend, Conn, SqlStore, placeholders};
-use crate::domain::presence::UserStatus;
+use crate::domain::presence::{PreviousInfo, UserStatus};
 use crate::domain::session::{Actor, Cause};
 use crate::store::events::{Event, LoggedEvent};
 use crate::store::group_commit::{Change, WriteGroup};
@@ -78,5 +78,14 @@ impl<B: Backend> Statuses for SqlStore<B> {
 
     async fn save_user_status(&self, status: &UserStatus, cause: Option<&Cause>) -> StoreResult<i64> {
         self.statuses.save(status, cause).await
+    }
+
+    /// Kept by the triggers of `user_statuses` (migrations `0007_previous_info.sql`); a status
+    /// keeps its spelling while it is in the catalog, so the join finds it as it was written.
+    async fn previous_info(&self, user_id: i64) -> StoreResult<Vec<PreviousInfo>> {
+        let sql = "SELECT p.status_id, p.notes, p.forward_number FROM user_status_previous p \
+                   JOIN status_messages m ON m.status_id = p.status_id WHERE p.user_id = ? ORDER BY m.position";
+        let rows = self.backend.reader().await?.rows(sql, &[user_id.into()]).await?;
+        rows.iter().map(previous_info_from_row).collect()
     }
 }

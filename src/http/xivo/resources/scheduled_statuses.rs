@@ -21,11 +21,14 @@ pub struct ScheduledStatusBody {
     pub id: i64,
     pub user_id: i64,
     pub status_id: String,
+    #[schema(required = true)]
     pub notes: Option<String>,
+    #[schema(required = true)]
     pub forward_number: Option<String>,
     /// RFC 3339, UTC.
     pub start: String,
     /// RFC 3339, UTC; `null`: the status holds until changed.
+    #[schema(required = true)]
     pub end: Option<String>,
     pub state: ScheduleState,
     pub links: Vec<Link>,
