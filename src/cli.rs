@@ -108,6 +108,9 @@ enum Command {
     /// Manage users in bulk.
     #[command(subcommand)]
     User(UserCommand),
+    /// Show the status catalog.
+    #[command(name = "status-message", subcommand)]
+    StatusMessage(StatusMessageCommand),
     /// Write a consistent copy of the SQLite database to FILE (a new file), while ctid runs.
     /// PostgreSQL databases are backed up with pg_dump.
     Backup {
@@ -117,6 +120,16 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum StatusMessageCommand {
+    /// List the catalog in display order, one status per line, tab-separated: status id,
+    /// group tag, `selectable` or `-`, and the return status (`-` for none).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,9 +212,23 @@ async fn run(cli: Cli) -> Result<(), String> {
             let count = result.map_err(|e| e.to_string())?;
             write_stdout(&format!("imported {count} users\n"))
         }
+        Command::StatusMessage(StatusMessageCommand::List { database }) => {
+            let store = open(&database.database).await?;
+            let result = crate::app::status_messages::list(store.as_ref()).await;
+            store.close().await;
+            let catalog = result.map_err(|e| e.to_string())?;
+            write_stdout(&catalog.iter().map(catalog_line).collect::<String>())
+        }
         Command::Backup { file, database } => backup(&database.database, &file).await,
         Command::Openapi => write_stdout(&openapi::document()),
     }
+}
+
+/// One line of `ctid status-message list`.
+fn catalog_line(status: &crate::domain::status::StatusMessage) -> String {
+    let selectable = if status.is_selectable_status { "selectable" } else { "-" };
+    let back = status.return_status_id.as_deref().unwrap_or("-");
+    format!("{}\t{}\t{selectable}\t{back}\n", status.status_id, status.group_tag)
 }
 
 async fn backup(database: &DatabaseUrl, file: &std::path::Path) -> Result<(), String> {

@@ -381,3 +381,22 @@ fn version_names_the_commit_it_was_built_from() {
         .map_or_else(|| "unknown".to_string(), |o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     assert_eq!(printed, format!("ctid {} (commit {commit})", env!("CARGO_PKG_VERSION")));
 }
+
+#[tokio::test]
+async fn the_catalog_is_listed_with_return_statuses() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = database_url(dir.path());
+    let app = TestApp::spawn_at(&url, &[], &[]).await;
+    let reply = app.put("/1.1/status_messages/Gone%20Home", r#"{"return_status_id": "Available"}"#).await;
+    assert_eq!(reply.status.as_u16(), 204, "{}", reply.body);
+    let out = ctid(&["status-message", "list", "--database", &url]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 14, "{text}");
+    assert_eq!(lines[0], "Available\tAVAILABLE\tselectable\t-");
+    assert!(lines.contains(&"Gone Home\tUNAVAILABLE\tselectable\tAvailable"), "{text}");
+    assert!(lines.contains(&"AcdAgentNotAnswering\tUNAVAILABLE\t-\t-"), "{text}");
+    drop(app);
+    drop(dir);
+}

@@ -36,6 +36,7 @@ fn status(app: &TestApp, status_id: &str, group_tag: &str, built_in: bool, flags
         "is_allow_follow_up_status": false,
         "system_id": status_id,
         "built_in": built_in,
+        "return_status_id": null,
         "links": [{"rel": "status_messages", "href": format!("{}{}", app.base(), path_of(status_id))}]
     });
     for flag in flags {
@@ -177,7 +178,8 @@ async fn create_with_every_attribute() {
         "is_after_call_work_status": false,
         "is_acd_status": true,
         "is_allow_follow_up_status": true,
-        "system_id": "WFH"
+        "system_id": "WFH",
+        "return_status_id": "Available, No ACD"
     });
     let reply = app.post("/1.1/status_messages", &body.to_string()).await;
     assert_eq!(reply.status.as_u16(), 201, "body: {}", reply.body);
