@@ -311,7 +311,7 @@ async fn count_schedules(url: &str) -> i64 {
 async fn a_schedule_starts_and_ends_on_time_and_restores_what_was_held() {
     let app = TestApp::spawn().await;
     let user = app.presence_user("agent", "secret", 1).await;
-    let boss = app.presence_user("boss", "secret", 1).await;
+    app.presence_user("boss", "secret", 1).await;
     let login = app.icws_login("agent", "secret").await;
     app.set_status(&login, "agent", json!({"statusId": "Away from desk", "notes": "desk 4"})).await;
     app.subscribe(&login, &["agent"]).await;
@@ -332,7 +332,6 @@ async fn a_schedule_starts_and_ends_on_time_and_restores_what_was_held() {
     assert_eq!(upcoming["scheduledStatusList"][0]["startDateTime"], icws_date(start));
     assert_eq!(upcoming["scheduledStatusList"][0]["endDateTime"], icws_date(start + 2));
     assert_eq!(upcoming["scheduledStatusList"][0]["state"], "pending");
-    let _ = boss;
 
     let started = inbox
         .until("the start", |m| {
@@ -473,8 +472,7 @@ async fn two_instances_apply_each_transition_once() {
     let a = TestApp::spawn_at(&url, &[], &[]).await;
     let b = TestApp::spawn_at(&url, &[], &[]).await;
     assert_eq!(set_return(&a, "Gone Home", json!("Available")).await.status, StatusCode::NO_CONTENT);
-    let watcher = a.presence_user("watcher", "secret", 1).await;
-    let _ = watcher;
+    a.presence_user("watcher", "secret", 1).await;
     const USERS: usize = 20;
     let mut ids = Vec::new();
     let names: Vec<String> = (0..USERS).map(|i| format!("agent{i}")).collect();
