@@ -6,6 +6,8 @@ const state = {
   credentials: null, sid: null, token: null, me: null, rights: null,
   catalog: new Map(), order: [], users: new Map(), allowed: new Map(),
   events: null, reconnecting: false, search: '', group: '',
+  // Scheduled statuses per user (lower-case id) → { list, expires, stale }; see wantSchedules.
+  schedules: new Map(),
 };
 
 // ---- HTTP -------------------------------------------------------------------------------
@@ -43,6 +45,20 @@ function since(date) {
   return `${Math.floor(h / 24)} days`;
 }
 
+const pad = (n) => String(n).padStart(2, '0');
+const hhmm = (date) => `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+const sameDay = (a, b) => a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth()
+  && a.getDate() === b.getDate();
+
+function day(date) {
+  const options = { day: 'numeric', month: 'short' };
+  if (date.getFullYear() !== new Date().getFullYear()) options.year = 'numeric';
+  return date.toLocaleDateString(undefined, options);
+}
+
+/** Local 24 h time, after the date when that is not today: "14:00", "8 Dec 14:00". */
+const clock = (date) => (sameDay(date, new Date()) ? hhmm(date) : `${day(date)} ${hhmm(date)}`);
+
 // ---- Login and session ------------------------------------------------------------------
 
 async function login(user, password) {
@@ -64,6 +80,8 @@ async function start() {
   if (info.status !== 200) throw new Error('session refused');
   state.me = info.json.userId;
   state.rights = info.json;
+  // A new session (first login or after a reconnection): schedules are fetched afresh.
+  state.schedules = new Map();
   $('me-name').textContent = info.json.userDisplayName || info.json.userId;
   $('me-profile').textContent = info.json.ctiProfile;
 
@@ -144,6 +162,10 @@ function handle(message) {
         // The console subscribes to every member, so each entry is the whole status.
         user.status = status;
         state.users.set(key, user);
+        // A schedule's start or end reaches the console as a status change: the user's
+        // schedules are fetched again when their card is next drawn (just below).
+        const schedules = state.schedules.get(key);
+        if (schedules) schedules.stale = true;
       }
       render();
       break;
@@ -190,6 +212,102 @@ function applyAccess(change, isDelta) {
   const kept = (isDelta ? state.allowed.get(key) || [] : []).filter((id) => !removed.has(id));
   const added = (change.statusMessagesAdded || []).filter((id) => !kept.includes(id));
   state.allowed.set(key, kept.concat(added));
+}
+
+// ---- Scheduled statuses -----------------------------------------------------------------
+//
+// Sessions whose profile views every user (viewStatuses "all": supervisors, and with the
+// built-in profiles everyone else too) see each user's upcoming scheduled statuses on their card. There is one request per user (GET status/scheduled-statuses/{userId}), so the
+// lists are fetched lazily and kept in state.schedules, never once per card on every draw:
+// - a user's list is fetched when their card is first drawn (cards hidden by the search or
+//   the group filter are not fetched until they show);
+// - it is fetched again when a status change of that user is pushed (a schedule starting or
+//   ending is one; it marks the entry stale), and when it is about five minutes old (new
+//   schedules are not pushed: this is how they appear; the 30 s redraw timer notices it);
+// - at most SCHEDULE_FETCHES requests are in flight; the board is redrawn once for a burst of
+//   answers, and only when a list changed.
+// A failed fetch counts as an empty list until the entry is next fetched.
+
+const SCHEDULE_FETCHES = 4;
+const SCHEDULE_MAX_AGE = 5 * 60 * 1000;
+const scheduleQueue = [];
+const scheduleQueued = new Set();
+let scheduleRunning = 0;
+let redrawTimer = null;
+
+const canViewOthers = () => Boolean(state.rights && state.rights.viewStatuses === 'all');
+
+/** Queues a fetch of the user's schedules unless their entry is fresh or already queued. */
+function wantSchedules(userId) {
+  const key = userId.toLowerCase();
+  const entry = state.schedules.get(key);
+  if (entry && !entry.stale && Date.now() < entry.expires) return;
+  if (scheduleQueued.has(key)) return;
+  scheduleQueued.add(key);
+  scheduleQueue.push(userId);
+  pumpSchedules();
+}
+
+function pumpSchedules() {
+  while (scheduleRunning < SCHEDULE_FETCHES && scheduleQueue.length) {
+    const userId = scheduleQueue.shift();
+    scheduleRunning += 1;
+    fetchSchedules(userId).finally(() => {
+      scheduleRunning -= 1;
+      scheduleQueued.delete(userId.toLowerCase());
+      pumpSchedules();
+    });
+  }
+}
+
+async function fetchSchedules(userId) {
+  const key = userId.toLowerCase();
+  const schedules = state.schedules;
+  const entry = schedules.get(key) || { list: [], expires: 0, stale: false };
+  schedules.set(key, entry);
+  // A change pushed while the request is out marks the entry stale again: fetched once more.
+  entry.stale = false;
+  let list = [];
+  try {
+    const reply = await session('GET', `/status/scheduled-statuses/${encodeURIComponent(userId)}`);
+    if (reply.status === 200 && reply.json) list = reply.json.scheduledStatusList || [];
+  } catch { /* an empty list until the entry is fetched again */ }
+  // Spread over 4 to 6 minutes, so that the lists fetched together at login expire apart.
+  entry.expires = Date.now() + SCHEDULE_MAX_AGE * (0.8 + 0.4 * Math.random());
+  const changed = JSON.stringify(list) !== JSON.stringify(entry.list);
+  entry.list = list;
+  // After a reconnection the answer is dropped; the redraw asks the new session instead.
+  if (changed || entry.stale || schedules !== state.schedules) redrawSoon();
+}
+
+function redrawSoon() {
+  if (redrawTimer) return;
+  redrawTimer = setTimeout(() => {
+    redrawTimer = null;
+    if (state.sid && !state.reconnecting) renderCards();
+  }, 200);
+}
+
+/** "14:00–15:00 In a meeting", "9 Dec 14:00–15:00 …", "from 14:00 …"; "(now)" once started,
+ * then the notes. */
+function scheduleText(item) {
+  const start = parseIcwsDate(item.startDateTime);
+  const end = parseIcwsDate(item.endDateTime);
+  const status = state.catalog.get(item.statusId.toLowerCase());
+  let when = start ? clock(start) : '';
+  if (end) when = `${when}–${start && sameDay(start, end) ? hhmm(end) : clock(end)}`;
+  else when = `from ${when}`;
+  const text = `${when} ${status ? status.messageText : item.statusId}${item.state === 'active' ? ' (now)' : ''}`;
+  return item.notes ? `${text} — ${item.notes}` : text;
+}
+
+/** True when an active schedule sets this status and its until: the schedule's end, not the
+ * status's return status, decides what follows (the end comes first). */
+function untilFromSchedule(key, s) {
+  const entry = state.schedules.get(key);
+  return Boolean(entry && entry.list.some((item) => item.state === 'active'
+    && item.statusId.toLowerCase() === s.statusId.toLowerCase()
+    && item.endDateTime === s.until.untilDateTime));
 }
 
 const groupClass = (tag) => `g-${String(tag || 'other').toLowerCase().replace(/[^a-z]/g, '')}`;
@@ -274,7 +392,12 @@ function renderCards() {
     const meta = [];
     if (s.notes) meta.push(['notes', s.notes]);
     const until = s.until ? parseIcwsDate(s.until.untilDateTime) : null;
-    if (until) meta.push(['until', `until ${until.toLocaleString()}`]);
+    const back = status && status.returnStatusId ? state.catalog.get(status.returnStatusId.toLowerCase()) : null;
+    if (until && status && status.returnStatusId && !untilFromSchedule(u.userId.toLowerCase(), s)) {
+      meta.push(['until', `until ${clock(until)}, then ${back ? back.messageText : status.returnStatusId}`]);
+    } else if (until) {
+      meta.push(['until', `until ${until.toLocaleString()}`]);
+    }
     if (s.forwardNumber) meta.push(['forward', `forward to ${s.forwardNumber}`]);
     if (s.stations && s.stations.length) meta.push(['stations', `station ${s.stations.join(', ')}`]);
     meta.push(['since', `for ${since(parseIcwsDate(s.statusChanged))}`]);
@@ -283,6 +406,11 @@ function renderCards() {
       div.className = `meta ${kind}`;
       div.textContent = value;
       li.append(div);
+    }
+    if (canViewOthers()) {
+      wantSchedules(u.userId);
+      const schedule = scheduleList(u);
+      if (schedule) li.append(schedule);
     }
     if (canChangeOthers && u.userId.toLowerCase() !== state.me.toLowerCase()) {
       const button = document.createElement('button');
@@ -295,6 +423,32 @@ function renderCards() {
     }
     return li;
   }));
+}
+
+const SCHEDULES_SHOWN = 3;
+
+/** The user's upcoming scheduled statuses, or null when there are none (or not yet known). */
+function scheduleList(u) {
+  const entry = state.schedules.get(u.userId.toLowerCase());
+  if (!entry || !entry.list.length) return null;
+  const list = document.createElement('ul');
+  list.className = 'meta schedule';
+  list.setAttribute('aria-label', `Scheduled statuses of ${u.displayName}`);
+  const items = entry.list.slice(0, SCHEDULES_SHOWN).map((item) => {
+    const li = document.createElement('li');
+    li.dataset.id = String(item.id);
+    li.dataset.state = item.state;
+    li.textContent = scheduleText(item);
+    return li;
+  });
+  if (entry.list.length > SCHEDULES_SHOWN) {
+    const more = document.createElement('li');
+    more.className = 'more';
+    more.textContent = `and ${entry.list.length - SCHEDULES_SHOWN} more`;
+    items.push(more);
+  }
+  list.append(...items);
+  return list;
 }
 
 // ---- Status forms -----------------------------------------------------------------------

@@ -19,6 +19,8 @@ const database = `sqlite://${join(dir, 'ctid.db')}`;
 let server = null;
 let address = null;
 let browser = null;
+/** Configuration ids of the users, by username. */
+const ids = {};
 
 function startServer(listen) {
   return new Promise((resolve, reject) => {
@@ -66,6 +68,7 @@ async function presenceUser(username, firstname, profile) {
   assert.equal(created.status, 201, JSON.stringify(created.json));
   const associated = await admin('POST', `/1.1/users/${created.json.id}/cti_profile`, { cti_profile_id: profile });
   assert.equal(associated.status, 201);
+  ids[username] = created.json.id;
 }
 
 /** An ICWS session of the test itself ("another session" than the page's). */
@@ -259,5 +262,129 @@ test('the page recovers after the server restarts', async () => {
   const agent = await icws('agent2');
   assert.equal((await agent.call('PUT', '/status/user-statuses/agent2', { statusId: 'Gone Home' })).status, 202);
   await waitForStatus(page, 'agent2', 'Gone Home', 5000);
+  await page.context().close();
+});
+
+const pad = (n) => String(n).padStart(2, '0');
+const hhmm = (date) => `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+const isToday = (date) => date.toDateString() === new Date().toDateString();
+
+test('an until shows the return status that follows it', async () => {
+  const page = await openPage('boss');
+  const set = await admin('PUT', '/1.1/status_messages/Gone%20Home', { return_status_id: 'Available' });
+  assert.equal(set.status, 204, JSON.stringify(set.json));
+  const until = new Date(Date.now() + 3600 * 1000);
+  until.setSeconds(0, 0);
+  const agent = await icws('agent1');
+  const changed = await agent.call('PUT', '/status/user-statuses/agent1',
+    { statusId: 'Gone Home', until: { untilDateTime: until.toISOString(), hasDate: true, hasTime: true } });
+  assert.equal(changed.status, 202, JSON.stringify(changed.json));
+  // The date comes first only when the until is not today (an hour before midnight).
+  const expected = isToday(until)
+    ? `^until ${hhmm(until)}, then Available$`
+    : `^until \\S.* ${hhmm(until)}, then Available$`;
+  await page.waitForFunction(
+    (re) => new RegExp(re).test(document.querySelector('li.card[data-user="agent1"] .meta.until')?.textContent || ''),
+    expected, { timeout: 5000 });
+
+  // The return status is part of the catalog: taking it away is pushed and redrawn.
+  const cleared = await admin('PUT', '/1.1/status_messages/Gone%20Home', { return_status_id: null });
+  assert.equal(cleared.status, 204);
+  await page.waitForFunction(() => {
+    const text = document.querySelector('li.card[data-user="agent1"] .meta.until')?.textContent || '';
+    return text.startsWith('until ') && !text.includes('then');
+  }, null, { timeout: 5000 });
+  assert.equal((await agent.call('PUT', '/status/user-statuses/agent1', { statusId: 'Available' })).status, 202);
+  await waitForStatus(page, 'agent1', 'Available', 5000);
+  await page.context().close();
+});
+
+test('a supervisor sees the scheduled statuses of a user on their card', async () => {
+  const start = new Date();
+  start.setDate(start.getDate() + 1);
+  start.setHours(14, 0, 0, 0);
+  const end = new Date(start);
+  end.setHours(15);
+  const created = await admin('POST', `/1.1/users/${ids.agent1}/scheduled_statuses`,
+    { status_id: 'In a meeting', notes: 'budget review', start: start.toISOString(), end: end.toISOString() });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+
+  const page = await openPage('boss');
+  const item = page.locator('li.card[data-user="agent1"] .meta.schedule li');
+  await item.first().waitFor({ timeout: 5000 });
+  const text = await item.first().textContent();
+  // Tomorrow: the date, the times in 24 h, the status and the notes.
+  assert.match(text, /^\S.* 14:00–15:00 In a meeting — budget review$/);
+  assert.ok(text.includes(String(start.getDate())), text);
+  assert.equal(await item.first().getAttribute('data-state'), 'pending');
+  assert.equal(await page.getAttribute('li.card[data-user="agent1"] .meta.schedule', 'aria-label'),
+    'Scheduled statuses of Albert Example');
+  // Nothing is shown for users without schedules.
+  assert.equal(await page.locator('li.card[data-user="agent2"] .meta.schedule').count(), 0);
+
+  // One request per user, and drawing the board again asks nothing: the lists are kept.
+  const asked = () => page.evaluate(() => performance.getEntriesByType('resource')
+    .map((entry) => entry.name).filter((name) => name.includes('/status/scheduled-statuses/')).sort());
+  await page.waitForFunction(() => performance.getEntriesByType('resource')
+    .filter((entry) => entry.name.includes('/status/scheduled-statuses/')).length >= 3);
+  const first = await asked();
+  assert.deepEqual(first.map((name) => name.split('/').pop()), ['agent1', 'agent2', 'boss']);
+  const again = [];
+  page.on('request', (request) => {
+    if (request.url().includes('/status/scheduled-statuses/')) again.push(request.url());
+  });
+  await page.fill('#search', 'Albert');
+  await page.waitForFunction(() => document.querySelectorAll('li.card').length === 1);
+  await page.fill('#search', '');
+  await page.waitForFunction(() => document.querySelectorAll('li.card').length === 3);
+  await page.locator('li.card[data-user="agent1"] .meta.schedule li').first().waitFor();
+  assert.deepEqual(again, []);
+  assert.deepEqual(await asked(), first);
+  await page.context().close();
+
+  // A board whose profile views no one else shows no schedules, not even its own, and asks for
+  // none (the built-in profiles all view everyone).
+  const profile = await admin('POST', '/1.1/cti_profiles', { name: 'Self only', view_statuses: 'self' });
+  assert.equal(profile.status, 201, JSON.stringify(profile.json));
+  await presenceUser('solo', 'Sol', profile.json.id);
+  const schedule = await admin('POST', `/1.1/users/${ids.solo}/scheduled_statuses`,
+    { status_id: 'In a meeting', start: start.toISOString(), end: end.toISOString() });
+  assert.equal(schedule.status, 201, JSON.stringify(schedule.json));
+  const agentPage = await openPage('solo');
+  const agentRequests = [];
+  agentPage.on('request', (request) => {
+    if (request.url().includes('/status/scheduled-statuses/')) agentRequests.push(request.url());
+  });
+  await agentPage.fill('#search', 'a');
+  await agentPage.fill('#search', '');
+  assert.equal(await agentPage.locator('.meta.schedule').count(), 0);
+  assert.deepEqual(agentRequests, []);
+  await agentPage.context().close();
+});
+
+test('a schedule starting and ending is followed on the card', async () => {
+  const page = await openPage('boss');
+  await page.locator('li.card[data-user="agent1"] .meta.schedule li').first().waitFor({ timeout: 5000 });
+  const start = new Date(Date.now() + 2000);
+  const end = new Date(start.getTime() + 3000);
+  const created = await admin('POST', `/1.1/users/${ids.agent1}/scheduled_statuses`,
+    { status_id: 'At a training session', start: start.toISOString(), end: end.toISOString() });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const id = String(created.json.id);
+
+  // The start is pushed as a status change of agent1, and the card asks for the list again.
+  await waitForStatus(page, 'agent1', 'At a training session', 6000);
+  await page.waitForFunction((n) => {
+    const li = document.querySelector(`li.card[data-user="agent1"] .meta.schedule li[data-id="${n}"]`);
+    return li?.dataset.state === 'active' && li.textContent.endsWith('At a training session (now)');
+  }, id, { timeout: 5000 });
+
+  // At the end agent1 is back to what they held before, and the schedule leaves the card.
+  await waitForStatus(page, 'agent1', 'Available', 8000);
+  await page.waitForFunction(
+    (n) => !document.querySelector(`li.card[data-user="agent1"] .meta.schedule li[data-id="${n}"]`),
+    id, { timeout: 5000 });
+  assert.equal(await page.locator('li.card[data-user="agent1"] .meta.schedule li').count(), 1,
+    'tomorrow\'s schedule is still there');
   await page.context().close();
 });
