@@ -14,12 +14,12 @@ pub fn schedule_not_found(id: i64) -> AppError {
 
 /// A user's schedules by start, done ones included.
 pub async fn list(store: &dyn Store, user_id: i64) -> AppResult<Vec<ScheduledStatus>> {
-    store.get_user(user_id).await.map_err(|e| about_user(user_id, e))?;
+    super::users::get(store, user_id).await?;
     Ok(store.list_schedules(user_id, false).await?)
 }
 
 pub async fn get(store: &dyn Store, user_id: i64, id: i64) -> AppResult<ScheduledStatus> {
-    store.get_user(user_id).await.map_err(|e| about_user(user_id, e))?;
+    super::users::get(store, user_id).await?;
     store.get_schedule(user_id, id).await.map_err(|e| match e {
         StoreError::NotFound => schedule_not_found(id),
         other => other.into(),
@@ -27,7 +27,7 @@ pub async fn get(store: &dyn Store, user_id: i64, id: i64) -> AppResult<Schedule
 }
 
 pub async fn create(store: &dyn Store, user_id: i64, input: ScheduleInput) -> AppResult<ScheduledStatus> {
-    store.get_user(user_id).await.map_err(|e| about_user(user_id, e))?;
+    super::users::get(store, user_id).await?;
     let catalog = store.list_status_messages().await?;
     let fields = schedule::validate(user_id, input, &catalog, super::now())?;
     store.create_schedule(&fields).await.map_err(|e| match e {
@@ -47,7 +47,7 @@ pub async fn create(store: &dyn Store, user_id: i64, input: ScheduleInput) -> Ap
 /// Deletes a schedule; an active one first ends as if its end were now (through the engine,
 /// which orders it with the user's other changes).
 pub async fn delete(presence: &Presence, store: &dyn Store, user_id: i64, id: i64) -> AppResult<()> {
-    store.get_user(user_id).await.map_err(|e| about_user(user_id, e))?;
+    super::users::get(store, user_id).await?;
     match presence.delete_schedule(user_id, id).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(schedule_not_found(id)),
@@ -55,12 +55,5 @@ pub async fn delete(presence: &Presence, store: &dyn Store, user_id: i64, id: i6
             tracing::error!(error = %err, "deleting a scheduled status failed");
             Err(AppError::Unavailable)
         }
-    }
-}
-
-fn about_user(user_id: i64, err: StoreError) -> AppError {
-    match err {
-        StoreError::NotFound => user_not_found(user_id),
-        other => other.into(),
     }
 }
