@@ -6,6 +6,7 @@ pub mod auth_token;
 pub mod clock;
 pub mod cti_profile;
 pub mod directory;
+pub mod history;
 pub mod listing;
 pub mod permissions;
 pub mod presence;

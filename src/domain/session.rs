@@ -122,6 +122,10 @@ impl EndReason {
 pub struct Cause {
     pub session: String,
     pub request: String,
+    /// The session's username: who made the change (absent from events logged before it was
+    /// recorded).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub username: String,
 }
 
 /// Who made a status change, as the log records it.
@@ -134,6 +138,8 @@ pub enum Actor {
     Pbx,
     /// The status lifecycle: a return at `until`, a scheduled start or end.
     Schedule,
+    /// The configuration API (a user's first status).
+    Admin,
 }
 
 /// What a user's open sessions show of them in their status.

@@ -238,8 +238,8 @@ impl Presence {
                 self.sessions.insert(record.clone());
                 self.publish_status_locked(record.user_id).await;
             }
-            Event::SessionEnded { id, reason } => self.end_session(id, *reason).await,
-            Event::SessionChanged { id, topic } => {
+            Event::SessionEnded { id, reason, .. } => self.end_session(id, *reason).await,
+            Event::SessionChanged { id, topic, .. } => {
                 if let Some(session) = self.sessions.get(id) {
                     self.apply_topic(&session, topic.clone()).await;
                 }

@@ -40,7 +40,8 @@ impl Presence {
         })?;
         let next = presence::apply(&current, change, &catalog, &allowed, now()).map_err(PresenceError::Invalid)?;
         let request_id = self.next_request.fetch_add(1, Ordering::Relaxed).to_string();
-        let cause = Cause { session: session.id.clone(), request: request_id.clone() };
+        let cause =
+            Cause { session: session.id.clone(), request: request_id.clone(), username: session.username.clone() };
         // The change and its completion are published as the engine applies the logged change.
         let seq = self.store.save_user_status(&next, Some(&cause)).await.map_err(|e| match e {
             StoreError::NotFound => PresenceError::UserNotFound(username.to_string()),

@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::StoreResult;
+use crate::domain::history::{ActorType, HistoryKind, HistoryValues};
 use crate::domain::presence::UserStatus;
 use crate::domain::session::{Actor, Cause, EndReason, SessionRecord, Topic};
 
@@ -39,13 +40,16 @@ pub enum Event {
     /// The status catalog changed.
     Catalog,
     SessionOpened(SessionRecord),
+    /// `user` is the session's user (`None` in events logged before it was recorded).
     SessionEnded {
         id: String,
         reason: Option<EndReason>,
+        user: Option<i64>,
     },
     SessionChanged {
         id: String,
         topic: Topic,
+        user: Option<i64>,
     },
 }
 
@@ -131,12 +135,14 @@ impl Event {
             Self::SessionOpened(record) => {
                 ("session_opened", Some(record.user_id), json(serde_json::to_string(record)))
             }
-            Self::SessionEnded { id, reason } => {
-                ("session_ended", None, json(serde_json::to_string(&EndedPayload { id: id.clone(), reason: *reason })))
+            Self::SessionEnded { id, reason, user } => {
+                ("session_ended", *user, json(serde_json::to_string(&EndedPayload { id: id.clone(), reason: *reason })))
             }
-            Self::SessionChanged { id, topic } => {
-                ("session", None, json(serde_json::to_string(&ChangedPayload { id: id.clone(), topic: topic.clone() })))
-            }
+            Self::SessionChanged { id, topic, user } => (
+                "session",
+                *user,
+                json(serde_json::to_string(&ChangedPayload { id: id.clone(), topic: topic.clone() })),
+            ),
         };
         Encoded { kind, user_id, payload }
     }
@@ -162,14 +168,95 @@ impl Event {
             "session_opened" => Self::SessionOpened(serde_json::from_str(payload).map_err(bad)?),
             "session_ended" => {
                 let EndedPayload { id, reason } = serde_json::from_str(payload).map_err(bad)?;
-                Self::SessionEnded { id, reason }
+                Self::SessionEnded { id, reason, user: user_id }
             }
             "session" => {
                 let ChangedPayload { id, topic } = serde_json::from_str(payload).map_err(bad)?;
-                Self::SessionChanged { id, topic }
+                Self::SessionChanged { id, topic, user: user_id }
             }
             other => return Err(format!("unknown event kind {other:?}")),
         })
+    }
+}
+
+/// Who a history record names as the actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ActorName {
+    None,
+    Given(String),
+    /// The user the record is about (a change of their own session).
+    Subject,
+}
+
+/// What the history records of an event: the record but its number, time and username.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HistoryEntry {
+    pub user_id: i64,
+    pub kind: HistoryKind,
+    pub values: HistoryValues,
+    pub actor: ActorType,
+    pub actor_name: ActorName,
+}
+
+impl Event {
+    /// The history record of this event, for the changes of users' presence.
+    pub(crate) fn history(&self) -> Option<HistoryEntry> {
+        let entry =
+            |user_id, kind, values, actor, actor_name| Some(HistoryEntry { user_id, kind, values, actor, actor_name });
+        match self {
+            Self::Status { status, cause, actor } => {
+                let (kind, values) = if *actor == Actor::Pbx {
+                    (HistoryKind::Phone, HistoryValues { on_phone: Some(status.on_phone), ..HistoryValues::default() })
+                } else {
+                    let values = HistoryValues {
+                        status_id: Some(status.status_id.clone()),
+                        notes: status.notes.clone(),
+                        forward_number: status.forward_number.clone(),
+                        until: status.until.as_ref().map(|until| until.at),
+                        ..HistoryValues::default()
+                    };
+                    (HistoryKind::Status, values)
+                };
+                let (actor, name) = match actor {
+                    Actor::User => {
+                        let name = cause.as_ref().map(|c| c.username.clone()).filter(|name| !name.is_empty());
+                        (ActorType::User, name.map_or(ActorName::None, ActorName::Given))
+                    }
+                    Actor::Pbx => (ActorType::Pbx, ActorName::None),
+                    Actor::Schedule => (ActorType::Schedule, ActorName::None),
+                    Actor::Admin => (ActorType::Admin, ActorName::None),
+                };
+                entry(status.user_id, kind, values, actor, name)
+            }
+            Self::SessionOpened(record) => {
+                let values = HistoryValues { session_id: Some(record.id.clone()), ..HistoryValues::default() };
+                entry(
+                    record.user_id,
+                    HistoryKind::Session,
+                    values,
+                    ActorType::User,
+                    ActorName::Given(record.username.clone()),
+                )
+            }
+            Self::SessionEnded { id, reason, user } => {
+                let values = HistoryValues { session_id: Some(id.clone()), ..HistoryValues::default() };
+                let (actor, name) = match reason {
+                    None => (ActorType::User, ActorName::Subject),
+                    Some(EndReason::Idle) => (ActorType::System, ActorName::None),
+                    Some(EndReason::UserRemoved | EndReason::ProfileRemoved) => (ActorType::Admin, ActorName::None),
+                };
+                entry((*user)?, HistoryKind::Session, values, actor, name)
+            }
+            Self::SessionChanged { id, topic: Topic::Station { station }, user } => {
+                let values = HistoryValues {
+                    station: station.as_ref().map(|login| login.id().to_string()),
+                    session_id: Some(id.clone()),
+                    ..HistoryValues::default()
+                };
+                entry((*user)?, HistoryKind::Station, values, ActorType::User, ActorName::Subject)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -251,7 +338,7 @@ mod tests {
     fn a_status_event_keeps_any_text() {
         let mut status = UserStatus::initial(7, 1_700_000_000);
         status.notes = Some("nul \u{0} and \u{1} and \\u0000".into());
-        let cause = Some(Cause { session: "s".into(), request: "9".into() });
+        let cause = Some(Cause { session: "s".into(), request: "9".into(), username: "ann".into() });
         let event = Event::Status { status, cause, actor: Actor::User };
         let stored = event.encode();
         assert_eq!(Event::decode(stored.kind, stored.user_id, stored.payload.as_deref()), Ok(event));
@@ -273,7 +360,7 @@ mod tests {
     #[test]
     fn a_previous_info_subscription_is_logged_and_read_back() {
         for topic in [Topic::PreviousInfo, Topic::NoPreviousInfo] {
-            let event = Event::SessionChanged { id: "42".into(), topic };
+            let event = Event::SessionChanged { id: "42".into(), topic, user: Some(3) };
             let stored = event.encode();
             assert_eq!(Event::decode(stored.kind, stored.user_id, stored.payload.as_deref()), Ok(event));
         }

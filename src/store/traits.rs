@@ -7,6 +7,7 @@ use super::cache::CacheSync;
 use super::{ActiveCall, ImportedUser, StoreResult, StoredUser};
 use crate::domain::auth_token::AuthToken;
 use crate::domain::cti_profile::{CtiProfile, CtiProfileFields};
+use crate::domain::history::{HistoryQuery, HistoryRecord};
 use crate::domain::listing::UserListQuery;
 use crate::domain::presence::{PreviousInfo, Timestamp, UserStatus};
 use crate::domain::schedule::{ScheduleFields, ScheduledStatus, Transition};
@@ -144,6 +145,24 @@ pub trait Telephony: Send + Sync + 'static {
     async fn purge_ended_calls(&self, before_us: i64) -> StoreResult<()>;
 }
 
+/// The presence history (written with the events it records, see
+/// [`crate::store::events::Event::history`]).
+#[async_trait]
+pub trait History: Send + Sync + 'static {
+    /// The records `query` selects (their total, and the page asked for).
+    async fn history(&self, query: &HistoryQuery) -> StoreResult<(u64, Vec<HistoryRecord>)>;
+    /// At most `limit` records `query` selects after `(at, id)`, by time then number (reads
+    /// the whole of a window in pages, in constant memory).
+    async fn history_after(
+        &self,
+        query: &HistoryQuery,
+        after: Option<(i64, i64)>,
+        limit: i64,
+    ) -> StoreResult<Vec<HistoryRecord>>;
+    /// Forgets at most `batch` records older than `before` (Unix milliseconds); returns how many.
+    async fn purge_history(&self, before: i64, batch: i64) -> StoreResult<u64>;
+}
+
 /// Single-use login tokens (ICWS `authToken`).
 #[async_trait]
 pub trait AuthTokens: Send + Sync + 'static {
@@ -169,11 +188,11 @@ pub trait Handle: Send + Sync + 'static {
 
 /// The whole persistent state of ctid: every capability.
 pub trait Store:
-    Users + Statuses + Lifecycle + Profiles + Catalog + WebserviceUsers + Telephony + AuthTokens + Handle
+    Users + Statuses + Lifecycle + History + Profiles + Catalog + WebserviceUsers + Telephony + AuthTokens + Handle
 {
 }
 
 impl<T> Store for T where
-    T: Users + Statuses + Lifecycle + Profiles + Catalog + WebserviceUsers + Telephony + AuthTokens + Handle
+    T: Users + Statuses + Lifecycle + History + Profiles + Catalog + WebserviceUsers + Telephony + AuthTokens + Handle
 {
 }

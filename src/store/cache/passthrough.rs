@@ -4,11 +4,12 @@ use async_trait::async_trait;
 
 use super::CachedStore;
 use crate::domain::auth_token::AuthToken;
+use crate::domain::history::{HistoryQuery, HistoryRecord};
 use crate::domain::presence::{Timestamp, UserStatus};
 use crate::domain::schedule::{ScheduleFields, ScheduledStatus, Transition};
 use crate::domain::telephony::{CallEvent, Line, LineFields};
 use crate::domain::webservice_user::WebserviceUser;
-use crate::store::{ActiveCall, AuthTokens, Lifecycle, StoreResult, Telephony, WebserviceUsers};
+use crate::store::{ActiveCall, AuthTokens, History, Lifecycle, StoreResult, Telephony, WebserviceUsers};
 
 #[async_trait]
 impl WebserviceUsers for CachedStore {
@@ -128,6 +129,26 @@ impl Lifecycle for CachedStore {
 
     async fn purge_schedules(&self, before: Timestamp) -> StoreResult<u64> {
         self.inner.purge_schedules(before).await
+    }
+}
+
+#[async_trait]
+impl History for CachedStore {
+    async fn history(&self, query: &HistoryQuery) -> StoreResult<(u64, Vec<HistoryRecord>)> {
+        self.inner.history(query).await
+    }
+
+    async fn history_after(
+        &self,
+        query: &HistoryQuery,
+        after: Option<(i64, i64)>,
+        limit: i64,
+    ) -> StoreResult<Vec<HistoryRecord>> {
+        self.inner.history_after(query, after, limit).await
+    }
+
+    async fn purge_history(&self, before: i64, batch: i64) -> StoreResult<u64> {
+        self.inner.purge_history(before, batch).await
     }
 }
 

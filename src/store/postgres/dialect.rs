@@ -9,7 +9,7 @@ use sqlx::{PgConnection, Postgres};
 use super::{escape, ids};
 use crate::store::StoreResult;
 use crate::store::events::Event;
-use crate::store::sql::{Conn, Lock, Serial, Value};
+use crate::store::sql::{Conn, Lock, Serial, Value, history};
 
 /// `sql` in PostgreSQL's spelling (placeholders outside quoted literals).
 fn translate(sql: &str) -> String {
@@ -89,8 +89,9 @@ impl Conn for PgConnection {
             .bind(stored.kind)
             .bind(stored.user_id)
             .bind(stored.payload)
-            .fetch_one(self)
+            .fetch_one(&mut *self)
             .await?;
+        history::record(self, &[seq], std::slice::from_ref(event)).await?;
         Ok(seq)
     }
 
@@ -110,8 +111,9 @@ impl Conn for PgConnection {
         .bind(kinds)
         .bind(users)
         .bind(payloads)
-        .fetch_all(self)
+        .fetch_all(&mut *self)
         .await?;
+        history::record(self, &seqs, events).await?;
         Ok(seqs)
     }
 }

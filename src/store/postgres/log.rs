@@ -177,15 +177,16 @@ impl EventLog for PgLog {
 
     async fn expire(&self, idle: Duration) -> StoreResult<usize> {
         let mut tx = self.pool.begin().await?;
-        let ended: Vec<String> = sqlx::query_scalar(
+        let ended: Vec<(String, i64)> = sqlx::query_as(
             "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE last_seen < now() - $1::interval \
-             ORDER BY last_seen LIMIT 1000 FOR UPDATE SKIP LOCKED) RETURNING id",
+             ORDER BY last_seen LIMIT 1000 FOR UPDATE SKIP LOCKED) RETURNING id, user_id",
         )
         .bind(format!("{} milliseconds", idle.as_millis()))
         .fetch_all(&mut *tx)
         .await?;
-        for id in &ended {
-            tx.append(&Event::SessionEnded { id: id.clone(), reason: Some(EndReason::Idle) }).await?;
+        for (id, user) in &ended {
+            tx.append(&Event::SessionEnded { id: id.clone(), reason: Some(EndReason::Idle), user: Some(*user) })
+                .await?;
         }
         tx.commit().await?;
         Ok(ended.len())

@@ -25,13 +25,13 @@ pub(crate) async fn write_session<C: Conn>(c: &mut C, write: SessionWrite<'_>) -
             if c.run(sql, &[events::record_text(record).into(), (&record.id).into()]).await? == 0 {
                 return Ok(None);
             }
-            Event::SessionChanged { id: record.id.clone(), topic: topic.clone() }
+            Event::SessionChanged { id: record.id.clone(), topic: topic.clone(), user: Some(record.user_id) }
         }
         SessionWrite::End { id, reason } => {
-            if c.run("DELETE FROM sessions WHERE id = ?", &[id.into()]).await? == 0 {
+            let Some(row) = c.row("DELETE FROM sessions WHERE id = ? RETURNING user_id", &[id.into()]).await? else {
                 return Ok(None);
-            }
-            Event::SessionEnded { id: id.to_string(), reason }
+            };
+            Event::SessionEnded { id: id.to_string(), reason, user: Some(row.int("user_id")?) }
         }
     };
     c.append(&event).await.map(Some)

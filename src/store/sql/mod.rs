@@ -22,6 +22,7 @@ use super::{Catalog, Handle, StoreError, StoreResult};
 mod accounts;
 mod catalog;
 pub(crate) mod constraints;
+pub(crate) mod history;
 pub(crate) mod log;
 mod profiles;
 mod schedules;

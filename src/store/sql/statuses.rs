@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::schema::{USER_STATUS_COLUMNS, previous_info_from_row, user_status_from_row, user_status_values};
+use super::schema::{USER_STATUS_COLUMNS, user_status_from_row, user_status_values};
 use super::{Backend, Conn, SqlStore, placeholders};
 use crate::domain::presence::{PreviousInfo, UserStatus};
 use crate::domain::session::{Actor, Cause};
@@ -80,12 +80,8 @@ impl<B: Backend> Statuses for SqlStore<B> {
         self.statuses.save(status, cause).await
     }
 
-    /// Kept by the triggers of `user_statuses` (migrations `0007_previous_info.sql`); a status
-    /// keeps its spelling while it is in the catalog, so the join finds it as it was written.
+    /// Read from the history.
     async fn previous_info(&self, user_id: i64) -> StoreResult<Vec<PreviousInfo>> {
-        let sql = "SELECT p.status_id, p.notes, p.forward_number FROM user_status_previous p \
-                   JOIN status_messages m ON m.status_id = p.status_id WHERE p.user_id = ? ORDER BY m.position";
-        let rows = self.backend.reader().await?.rows(sql, &[user_id.into()]).await?;
-        rows.iter().map(previous_info_from_row).collect()
+        super::history::previous_info(&mut *self.backend.reader().await?, user_id).await
     }
 }

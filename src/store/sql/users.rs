@@ -2,6 +2,9 @@
 
 use async_trait::async_trait;
 
+use crate::domain::session::Actor;
+use crate::store::events::Event;
+
 use super::constraints::{self, USER_PROFILE, USERNAME};
 use super::schema::{USER_COLUMNS, USER_FIELDS, USER_STATUS_COLUMNS, assignments, user_from_row, user_values};
 use super::{Backend, Columns, Conn, Serial, SqlStore, Value, found, placeholders, statuses};
@@ -61,7 +64,10 @@ async fn insert_user(
         constraints::map(e, &[(&USERNAME, Conflict::UsernameTaken), (&USER_PROFILE, Conflict::ProfileMissing)])
     })?;
     let id = row.ok_or(StoreError::NotFound)?.int("id")?;
-    statuses::upsert(c, &UserStatus::initial(id, now)).await?;
+    let status = UserStatus::initial(id, now);
+    statuses::upsert(c, &status).await?;
+    // The first record of the user's history.
+    c.append(&Event::Status { status, cause: None, actor: Actor::Admin }).await?;
     Ok(id)
 }
 

@@ -6,7 +6,7 @@ use sqlx::{Sqlite, SqliteConnection};
 
 use crate::store::StoreResult;
 use crate::store::events::Event;
-use crate::store::sql::{Conn, Lock, Serial, TextCodec, Value};
+use crate::store::sql::{Conn, Lock, Serial, TextCodec, Value, history};
 
 impl TextCodec for Sqlite {}
 
@@ -68,8 +68,9 @@ impl Conn for SqliteConnection {
             .bind(stored.kind)
             .bind(stored.user_id)
             .bind(stored.payload)
-            .fetch_one(self)
+            .fetch_one(&mut *self)
             .await?;
+        history::record(self, &[seq], std::slice::from_ref(event)).await?;
         Ok(seq)
     }
 
@@ -89,6 +90,7 @@ impl Conn for SqliteConnection {
             numbers.sort_unstable();
             seqs.extend(numbers);
         }
+        history::record(self, &seqs, events).await?;
         Ok(seqs)
     }
 }

@@ -204,13 +204,15 @@ impl EventLog for SqliteLog {
     async fn expire(&self, idle: Duration) -> StoreResult<usize> {
         let cutoff = now_ms().saturating_sub(i64::try_from(idle.as_millis()).unwrap_or(i64::MAX));
         let mut tx = self.writer.begin().await?;
-        let ended: Vec<String> = sqlx::query_scalar("DELETE FROM sessions WHERE last_seen < ? RETURNING id")
-            .bind(cutoff)
-            .fetch_all(&mut *tx)
-            .await?;
+        let ended: Vec<(String, i64)> =
+            sqlx::query_as("DELETE FROM sessions WHERE last_seen < ? RETURNING id, user_id")
+                .bind(cutoff)
+                .fetch_all(&mut *tx)
+                .await?;
         let mut head = 0;
-        for id in &ended {
-            head = tx.append(&Event::SessionEnded { id: id.clone(), reason: Some(EndReason::Idle) }).await?;
+        for (id, user) in &ended {
+            let event = Event::SessionEnded { id: id.clone(), reason: Some(EndReason::Idle), user: Some(*user) };
+            head = tx.append(&event).await?;
         }
         tx.commit().await?;
         self.head.advance(head);
