@@ -91,6 +91,9 @@ struct ServeArgs {
     /// longer reloads its sessions (clients get a fresh full state).
     #[arg(long, env = "CTID_EVENT_RETENTION", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(60..=604_800))]
     event_retention: u64,
+    /// Days the presence history is kept; older records are purged in the background.
+    #[arg(long, env = "CTID_HISTORY_RETENTION_DAYS", default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..=36_500))]
+    history_retention_days: u64,
     /// Log format on stderr.
     #[arg(long, env = "CTID_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -108,6 +111,9 @@ enum Command {
     /// Manage users in bulk.
     #[command(subcommand)]
     User(UserCommand),
+    /// Read the presence history.
+    #[command(subcommand)]
+    History(HistoryCommand),
     /// Show the status catalog.
     #[command(name = "status-message", subcommand)]
     StatusMessage(StatusMessageCommand),
@@ -120,6 +126,28 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum HistoryCommand {
+    /// Write the history of a window as CSV on standard output (a header line, then one
+    /// record per line, oldest first), as `GET /1.1/status_history` with `Accept: text/csv`.
+    Export {
+        /// RFC 3339; default: 24 hours before `--to`.
+        #[arg(long)]
+        from: Option<String>,
+        /// RFC 3339, excluded; default: now.
+        #[arg(long)]
+        to: Option<String>,
+        /// Only this user's records.
+        #[arg(long)]
+        user_id: Option<i64>,
+        /// Only records of this kind: status, phone, station or session.
+        #[arg(long)]
+        kind: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,8 +247,45 @@ async fn run(cli: Cli) -> Result<(), String> {
             let catalog = result.map_err(|e| e.to_string())?;
             write_stdout(&catalog.iter().map(catalog_line).collect::<String>())
         }
+        Command::History(HistoryCommand::Export { from, to, user_id, kind, database }) => {
+            let mut pairs = vec![];
+            pairs.extend(from.as_deref().map(|v| ("from", v)));
+            pairs.extend(to.as_deref().map(|v| ("to", v)));
+            pairs.extend(kind.as_deref().map(|v| ("kind", v)));
+            let query = crate::domain::history::HistoryQuery::parse(pairs, user_id, crate::domain::clock::now_ms())
+                .map_err(|e| e.to_string())?;
+            let store = open(&database.database).await?;
+            let result = export_history(store.as_ref(), &query).await;
+            store.close().await;
+            let count = result?;
+            eprintln!("ctid: {count} history records exported");
+            Ok(())
+        }
         Command::Backup { file, database } => backup(&database.database, &file).await,
         Command::Openapi => write_stdout(&openapi::document()),
+    }
+}
+
+/// Streams the history of `query` as CSV to standard output; returns how many records.
+async fn export_history(store: &dyn Store, query: &crate::domain::history::HistoryQuery) -> Result<u64, String> {
+    use crate::app::history;
+    let mut csv = csv::Writer::from_writer(std::io::BufWriter::new(std::io::stdout().lock()));
+    csv.write_record(history::CSV_HEADER).map_err(|e| e.to_string())?;
+    let count = history::export(store, query, |record| {
+        csv.write_record(history::csv_fields(record)).map_err(|e| ExportError(e.to_string()))
+    })
+    .await
+    .map_err(|e| e.0)?;
+    csv.flush().map_err(|e| e.to_string())?;
+    Ok(count)
+}
+
+/// Why an export stopped.
+struct ExportError(String);
+
+impl From<crate::app::AppError> for ExportError {
+    fn from(err: crate::app::AppError) -> Self {
+        Self(err.to_string())
     }
 }
 
@@ -360,6 +425,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let sweeper = tokio::spawn(sweep(state.presence.clone(), args.max_call_age, idle_timeout));
     let purger = tokio::spawn(purge(log, std::time::Duration::from_secs(args.event_retention)));
     let lifecycle = tokio::spawn(state.presence.clone().run_lifecycle());
+    let history_days = std::time::Duration::from_secs(args.history_retention_days * 86_400);
+    let history_purger = tokio::spawn(purge_history(state.store.clone(), history_days));
     let presence = state.presence.clone();
     let shutdown = async move {
         shutdown_signal().await;
@@ -370,6 +437,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     follower.abort();
     purger.abort();
     lifecycle.abort();
+    history_purger.abort();
     store.close().await;
     tracing::info!("stopped");
     result.map_err(|e| format!("server error: {e}"))
@@ -392,6 +460,19 @@ async fn sweep(presence: Arc<crate::presence::Presence>, max_call_age: u64, idle
             Ok(0) => {}
             Ok(calls) => tracing::warn!(calls, "calls without a report for too long were ended"),
             Err(err) => tracing::error!(error = %err, "ending stale calls failed"),
+        }
+    }
+}
+
+/// At start, then every ten minutes: forgets history records older than `retention`.
+async fn purge_history(store: Arc<dyn Store>, retention: std::time::Duration) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        match crate::app::history::purge(store.as_ref(), retention).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "history records past their retention purged"),
+            Err(err) => tracing::warn!(error = %err, "purging the history failed"),
         }
     }
 }

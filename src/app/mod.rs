@@ -8,6 +8,7 @@
 //! change a user's status when their calls change it.
 
 pub mod cti_profiles;
+pub mod history;
 pub mod import;
 pub mod scheduled_statuses;
 pub mod status_messages;

@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::icws;
 use super::xivo::resources::{
-    cti_profiles, lines, scheduled_statuses, status_messages, telephony, user_cti_profile, users,
+    cti_profiles, lines, scheduled_statuses, status_history, status_messages, telephony, user_cti_profile, users,
 };
 use crate::presence::render;
 
@@ -25,6 +25,7 @@ use crate::presence::render;
         status_messages::list, status_messages::get, status_messages::create, status_messages::update,
         status_messages::delete,
         scheduled_statuses::list, scheduled_statuses::get, scheduled_statuses::create, scheduled_statuses::delete,
+        status_history::list, status_history::list_user,
         lines::list, lines::get, lines::create, lines::update, lines::delete,
         lines::list_user_lines, lines::associate, lines::get_user_line, lines::dissociate,
         telephony::report, telephony::resync, telephony::active,

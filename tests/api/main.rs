@@ -8,6 +8,7 @@ mod crash;
 mod cti_profiles;
 mod event_log;
 mod helpers;
+mod history;
 mod icws_auth_token;
 mod icws_connection;
 mod icws_directory;

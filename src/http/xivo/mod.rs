@@ -4,7 +4,7 @@ mod auth;
 pub mod body;
 pub mod error;
 mod links;
-mod negotiate;
+pub mod negotiate;
 pub mod resources;
 
 use axum::Router;
@@ -18,7 +18,9 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use self::error::{XivoError, generic_message};
-use self::resources::{cti_profiles, lines, scheduled_statuses, status_messages, telephony, user_cti_profile, users};
+use self::resources::{
+    cti_profiles, lines, scheduled_statuses, status_history, status_messages, telephony, user_cti_profile, users,
+};
 use super::AppState;
 
 /// The `/1.1` routes with authentication, content negotiation and XiVO error bodies.
@@ -45,6 +47,8 @@ pub fn router(state: AppState) -> Router {
             "/users/{user_id}/scheduled_statuses/{id}",
             get(scheduled_statuses::get).delete(scheduled_statuses::delete),
         )
+        .route("/status_history", get(status_history::list))
+        .route("/users/{user_id}/status_history", get(status_history::list_user))
         .route("/users/{user_id}/lines", get(lines::list_user_lines).post(lines::associate))
         .route("/users/{user_id}/lines/{line_id}", get(lines::get_user_line).delete(lines::dissociate))
         .route("/lines", get(lines::list).post(lines::create))

@@ -1,7 +1,8 @@
-//! `Accept` negotiation: the configuration API only speaks JSON.
+//! `Accept` negotiation: the configuration API speaks JSON, and CSV where a resource offers it
+//! (the history and the reports).
 
 use axum::extract::Request;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -12,21 +13,41 @@ pub fn accepts_json(accept: &str) -> bool {
     if accept.trim().is_empty() {
         return true;
     }
-    accept.split(',').any(|range| {
+    admitted(accept).any(|media| {
+        matches!(media.as_str(), "*/*" | "application/*" | "application/json")
+            || (media.starts_with("application/") && media.ends_with("+json"))
+    })
+}
+
+/// The media ranges of an `Accept` value that are not refused (`q=0`), lower-cased.
+fn admitted(accept: &str) -> impl Iterator<Item = String> + '_ {
+    accept.split(',').filter_map(|range| {
         let mut parts = range.split(';');
         let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
         let refused = parts.any(|p| {
             let (key, value) = p.split_once('=').unwrap_or((p, ""));
             key.trim().eq_ignore_ascii_case("q") && value.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
         });
-        let matches = matches!(media.as_str(), "*/*" | "application/*" | "application/json")
-            || (media.starts_with("application/") && media.ends_with("+json"));
-        matches && !refused
+        (!refused).then_some(media)
     })
 }
 
+/// Does the request ask for CSV (`text/csv` admitted, and no JSON range named)?
+pub fn prefers_csv(headers: &HeaderMap) -> bool {
+    let ranges: Vec<String> =
+        headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(admitted).collect();
+    ranges.iter().any(|m| m == "text/csv") && !ranges.iter().any(|m| m == "application/json")
+}
+
+/// The resources that also answer in CSV.
+fn offers_csv(path: &str) -> bool {
+    path.ends_with("/status_history") || path.contains("/status_reports/")
+}
+
 pub async fn require_json(request: Request, next: Next) -> Response {
-    let acceptable = request.headers().get_all(header::ACCEPT).iter().all(|v| v.to_str().is_ok_and(accepts_json));
+    let csv = offers_csv(request.uri().path()) && prefers_csv(request.headers());
+    let acceptable =
+        csv || request.headers().get_all(header::ACCEPT).iter().all(|v| v.to_str().is_ok_and(accepts_json));
     if !acceptable {
         return XivoError::new(StatusCode::NOT_ACCEPTABLE, "Not acceptable: this API only produces application/json")
             .into_response();

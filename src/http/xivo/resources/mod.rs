@@ -3,6 +3,7 @@
 pub mod cti_profiles;
 pub mod lines;
 pub mod scheduled_statuses;
+pub mod status_history;
 pub mod status_messages;
 pub mod telephony;
 pub mod user_cti_profile;
