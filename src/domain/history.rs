@@ -6,7 +6,7 @@ use super::listing::Direction;
 use super::validation::ValidationError;
 
 /// What a history record is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HistoryKind {
     /// The status, its notes, forward number or until changed.
@@ -37,7 +37,7 @@ impl HistoryKind {
 }
 
 /// Who made a change, as the history records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ActorType {
     /// A presence session's user: themselves or a supervisor.
