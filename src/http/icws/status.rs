@@ -325,7 +325,7 @@ fn history_window(params: &[(String, String)]) -> Result<Window, IcwsError> {
         {
             return Err(IcwsError::invalid(
                 name,
-                format!("The parameter {name} ({text:?}) is not an RFC 3339 date-time."),
+                format!("The parameter {name} ({text:?}) is not an RFC 3339 date-time from 1970 to 9999."),
             ));
         }
     }
@@ -340,8 +340,8 @@ fn history_window(params: &[(String, String)]) -> Result<Window, IcwsError> {
 #[utoipa::path(get, path = "/icws/{sessionId}/status/status-history/{userId}",
     operation_id = "icws_get_status_history", tag = "icws status", security(("icws_session" = [])),
     params(("sessionId" = String, Path), ("userId" = String, Path),
-        ("from" = Option<String>, Query, description = "RFC 3339; default `to` minus 24 hours"),
-        ("to" = Option<String>, Query, description = "RFC 3339, excluded; default `from` plus 24 hours \
+        ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339; default `to` minus 24 hours"),
+        ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339, excluded; default `from` plus 24 hours \
             (at most now), or now")),
     responses((status = 200, body = StatusHistory),
         (status = 400, description = "A bad `from` or `to`, `to` before `from`, or a window over 400 days",
