@@ -230,3 +230,29 @@ async fn a_long_history_is_cut_at_a_thousand_records_and_says_so() {
     assert_eq!(rest.len(), 2, "{rest:#?}");
     assert_eq!(rest[1]["statusId"], "At Lunch");
 }
+
+#[tokio::test]
+async fn phone_changes_are_made_by_the_pbx() {
+    let app = TestApp::spawn().await;
+    let user = app.presence_user("agent", "secret", 2).await;
+    let line = app.post("/1.1/lines", &json!({"name": "1001"}).to_string()).await;
+    assert_eq!(line.status, StatusCode::CREATED, "{}", line.body);
+    let line = line.json()["id"].as_i64().expect("line id");
+    let associated = app.post(&format!("/1.1/users/{user}/lines"), &json!({"line_id": line}).to_string()).await;
+    assert_eq!(associated.status, StatusCode::CREATED, "{}", associated.body);
+    let login = app.icws_login("agent", "secret").await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs_f64();
+    for (state, at) in [("talking", now - 2.0), ("idle", now - 1.0)] {
+        let event = json!({"line": "1001", "call_id": "c1", "state": state, "timestamp": at});
+        let reply = app.post("/1.1/telephony/events", &event.to_string()).await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    }
+    let phone = of_kind(&items_of(&app, &login, "agent", "").await, "phone");
+    assert_eq!(phone.len(), 2, "{phone:#?}");
+    assert_eq!(phone[0]["onPhone"], true);
+    assert_eq!(phone[1]["onPhone"], false);
+    for item in &phone {
+        assert_eq!(item["actor"], json!({"type": "pbx"}));
+        assert_eq!(members(item), ["actor", "at", "id", "kind", "onPhone"]);
+    }
+}
