@@ -8,6 +8,8 @@ const state = {
   events: null, reconnecting: false, search: '', group: '',
   // Scheduled statuses per user (lower-case id) → { list, expires, stale }; see wantSchedules.
   schedules: new Map(),
+  // The user whose day is open (see openDay), and a counter that drops answers to older asks.
+  day: null,
 };
 
 // ---- HTTP -------------------------------------------------------------------------------
@@ -142,6 +144,7 @@ async function reconnect() {
 async function logout() {
   const sid = state.sid;
   state.credentials = null;
+  closeDay();
   if (state.events) { state.events.close(); state.events = null; }
   if (sid) await session('DELETE', '/connection').catch(() => {});
   state.sid = null; state.token = null;
@@ -166,6 +169,7 @@ function handle(message) {
         // schedules are fetched again when their card is next drawn (just below).
         const schedules = state.schedules.get(key);
         if (schedules) schedules.stale = true;
+        if (state.day && state.day.key === key) refreshDaySoon();
       }
       render();
       break;
@@ -412,6 +416,17 @@ function renderCards() {
       const schedule = scheduleList(u);
       if (schedule) li.append(schedule);
     }
+    const actions = document.createElement('div');
+    actions.className = 'actions';
+    if (canChangeOthers) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'secondary day';
+      button.textContent = 'Today';
+      button.setAttribute('aria-label', `Today's changes of ${u.displayName}`);
+      button.onclick = () => openDay(u.userId);
+      actions.append(button);
+    }
     if (canChangeOthers && u.userId.toLowerCase() !== state.me.toLowerCase()) {
       const button = document.createElement('button');
       button.type = 'button';
@@ -419,8 +434,9 @@ function renderCards() {
       button.textContent = 'Change status';
       button.setAttribute('aria-label', `Change the status of ${u.displayName}`);
       button.onclick = () => openChange(u.userId);
-      li.append(button);
+      actions.append(button);
     }
+    if (actions.childElementCount) li.append(actions);
     return li;
   }));
 }
@@ -539,6 +555,173 @@ async function openChange(userId) {
   $('change-dialog').showModal();
 }
 
+// ---- A user's day -----------------------------------------------------------------------
+//
+// Supervisors open a user's day from their card: the user's status changes since the local
+// start of the day, with who made each (GET status/status-history/{userId}), and the time
+// spent in each status (GET status/time-in-status/{userId}). Both are asked when the dialog
+// opens and again when a status change of that user is pushed while it is open. A server
+// without the time-in-status resource answers 404: that section then says it is unavailable.
+
+const ACTORS = { pbx: 'PBX', schedule: 'schedule', system: 'system', admin: 'admin' };
+const hhmmss = (date) => `${hhmm(date)}:${pad(date.getSeconds())}`;
+let dayTimer = null;
+
+/** "0:05:12": hours, minutes and seconds of a number of seconds. */
+function duration(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  return `${Math.floor(s / 3600)}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`;
+}
+
+/** Who made a change, as the card says it. */
+function actorText(actor) {
+  if (!actor) return '';
+  if (actor.type === 'user') return actor.name || 'user';
+  return ACTORS[actor.type] || actor.type;
+}
+
+const statusLabel = (statusId) => {
+  const status = state.catalog.get(String(statusId).toLowerCase());
+  return status ? status.messageText : statusId;
+};
+
+/** The window of the day: the local start of today to now, as RFC 3339. */
+function dayWindow() {
+  const start = new Date();
+  start.setHours(0, 0, 0, 0);
+  const query = new URLSearchParams({ from: start.toISOString(), to: new Date().toISOString() });
+  return query.toString();
+}
+
+function openDay(userId) {
+  const key = userId.toLowerCase();
+  const user = state.users.get(key);
+  state.day = { key, userId, ask: 0 };
+  $('day-title').textContent = `Today: ${user ? user.displayName : userId}`;
+  $('day-changes').hidden = true;
+  $('day-time').hidden = true;
+  $('day-changes-state').textContent = 'Loading…';
+  $('day-time-state').textContent = 'Loading…';
+  $('day-dialog').dataset.user = userId;
+  if (!$('day-dialog').open) $('day-dialog').showModal();
+  loadDay();
+}
+
+function closeDay() {
+  state.day = null;
+  if (dayTimer) { clearTimeout(dayTimer); dayTimer = null; }
+  delete $('day-dialog').dataset.user;
+  if ($('day-dialog').open) $('day-dialog').close();
+}
+
+/** Asks again shortly: a burst of changes is one request. */
+function refreshDaySoon() {
+  if (dayTimer) return;
+  dayTimer = setTimeout(() => { dayTimer = null; if (state.day) loadDay(); }, 300);
+}
+
+async function loadDay() {
+  const day = state.day;
+  day.ask += 1;
+  const ask = day.ask;
+  const current = () => state.day === day && day.ask === ask;
+  const user = encodeURIComponent(day.userId);
+  const range = dayWindow();
+  const [history, time] = await Promise.all([
+    session('GET', `/status/status-history/${user}?${range}`).catch(() => ({ status: 0, json: null })),
+    session('GET', `/status/time-in-status/${user}?${range}`).catch(() => ({ status: 0, json: null })),
+  ]);
+  if (!current()) return;
+  renderDayChanges(history);
+  renderDayTime(time);
+}
+
+/** Why a read failed, in words. */
+function failure(reply, what) {
+  if (reply.status === 403) return `You may not see ${what} of this user.`;
+  const message = reply.json && reply.json.message ? `: ${reply.json.message}` : '';
+  return `${what.charAt(0).toUpperCase()}${what.slice(1)} could not be read (${reply.status || 'no answer'})${message}`;
+}
+
+function renderDayChanges(reply) {
+  const stateLine = $('day-changes-state');
+  const table = $('day-changes');
+  if (reply.status !== 200 || !reply.json) {
+    table.hidden = true;
+    stateLine.dataset.state = 'error';
+    stateLine.textContent = failure(reply, 'the changes');
+    return;
+  }
+  const items = (reply.json.items || []).filter((item) => item.kind === 'status');
+  const rows = items.map((item) => {
+    const tr = document.createElement('tr');
+    tr.dataset.id = String(item.id);
+    const status = state.catalog.get(String(item.statusId).toLowerCase());
+    const at = new Date(item.at);
+    const until = item.until ? new Date(item.until) : null;
+    const cells = [
+      ['time', Number.isNaN(at.getTime()) ? item.at : hhmmss(at)],
+      ['status', until ? `${statusLabel(item.statusId)} (until ${clock(until)})` : statusLabel(item.statusId)],
+      ['notes', item.notes || ''],
+      ['actor', actorText(item.actor)],
+    ];
+    for (const [name, text] of cells) {
+      const td = document.createElement('td');
+      td.className = name;
+      td.textContent = text;
+      if (name === 'status') td.classList.add(groupClass(status && status.groupTag));
+      tr.append(td);
+    }
+    return tr;
+  });
+  table.tBodies[0].replaceChildren(...rows);
+  table.hidden = rows.length === 0;
+  stateLine.dataset.state = reply.json.truncated ? 'truncated' : 'ok';
+  if (!rows.length) stateLine.textContent = 'No change today.';
+  else if (reply.json.truncated) stateLine.textContent = 'Only the first changes of the day are shown.';
+  else stateLine.textContent = '';
+}
+
+function renderDayTime(reply) {
+  const stateLine = $('day-time-state');
+  const list = $('day-time');
+  if (reply.status === 404) {
+    list.hidden = true;
+    stateLine.dataset.state = 'unavailable';
+    stateLine.textContent = 'Time per status is unavailable on this server.';
+    return;
+  }
+  if (reply.status !== 200 || !reply.json) {
+    list.hidden = true;
+    stateLine.dataset.state = 'error';
+    stateLine.textContent = failure(reply, 'the time per status');
+    return;
+  }
+  const line = (className, label, seconds, dataset) => {
+    const li = document.createElement('li');
+    li.className = className;
+    Object.assign(li.dataset, dataset, { seconds: String(seconds) });
+    const name = document.createElement('span');
+    name.className = 'label';
+    name.textContent = label;
+    const value = document.createElement('span');
+    value.className = 'seconds';
+    value.textContent = duration(seconds);
+    li.append(name, value);
+    return li;
+  };
+  const statuses = [...(reply.json.statuses || [])].sort((a, b) => b.seconds - a.seconds);
+  const items = statuses.map((s) => line(groupClass(s.groupTag), statusLabel(s.statusId), s.seconds,
+    { status: s.statusId }));
+  if (reply.json.onPhoneSeconds) {
+    items.push(line('phone', 'On the phone', reply.json.onPhoneSeconds, {}));
+  }
+  list.replaceChildren(...items);
+  list.hidden = items.length === 0;
+  stateLine.dataset.state = 'ok';
+  stateLine.textContent = items.length ? '' : 'No time recorded today.';
+}
+
 // ---- Wiring -----------------------------------------------------------------------------
 
 $('login-form').addEventListener('submit', async (event) => {
@@ -555,4 +738,6 @@ $('logout').addEventListener('click', logout);
 $('search').addEventListener('input', (event) => { state.search = event.target.value; renderCards(); });
 $('group-filter').addEventListener('change', (event) => { state.group = event.target.value; render(); });
 $('change-close').addEventListener('click', () => $('change-dialog').close());
+$('day-close').addEventListener('click', closeDay);
+$('day-dialog').addEventListener('close', () => { if (state.day) closeDay(); });
 setInterval(() => { if (state.sid && !state.reconnecting) renderCards(); }, 30000);

@@ -36,6 +36,7 @@ use crate::presence::render;
         icws::server_info::get_server_info, icws::server_info::get_switchover_status,
         icws::status::status_messages, icws::status::user_access, icws::status::get_user_status,
         icws::status::put_user_status, icws::status::scheduled_statuses, icws::status::get_previous_info,
+        icws::status::status_history,
         icws::messaging::subscribe_statuses, icws::messaging::unsubscribe_statuses, icws::messaging::subscribe_catalog,
         icws::messaging::unsubscribe_catalog, icws::messaging::subscribe_access, icws::messaging::unsubscribe_access,
         icws::messaging::subscribe_previous_info, icws::messaging::unsubscribe_previous_info,

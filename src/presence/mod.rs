@@ -14,6 +14,7 @@ mod directory;
 mod endings;
 mod engine;
 mod fanout;
+mod history;
 mod index;
 mod lifecycle;
 mod login;
@@ -26,5 +27,6 @@ mod subscriptions;
 
 pub use directory::DirectoryPage;
 pub use engine::{Presence, PresenceError, PresenceResult, PresenceSettings};
+pub use history::{USER_HISTORY_CAP, UserHistory};
 pub use login::TokenLogin;
 pub use subscriptions::MAX_SUBSCRIBED_USERS;

@@ -12,6 +12,7 @@ mod history;
 mod icws_auth_token;
 mod icws_connection;
 mod icws_directory;
+mod icws_history;
 mod icws_message_shapes;
 mod icws_messaging;
 mod icws_previous_info;

@@ -388,3 +388,113 @@ test('a schedule starting and ending is followed on the card', async () => {
     'tomorrow\'s schedule is still there');
   await page.context().close();
 });
+
+/** The window of the day as the console asks it: the local start of today to now. */
+function today() {
+  const start = new Date();
+  start.setHours(0, 0, 0, 0);
+  return new URLSearchParams({ from: start.toISOString(), to: new Date().toISOString() }).toString();
+}
+
+/** The rows of the open day's changes: time, status, notes and who, as shown. */
+const dayRows = (page) => page.locator('#day-changes tbody tr').evaluateAll((rows) => rows.map((row) => ({
+  time: row.querySelector('.time').textContent,
+  status: row.querySelector('.status').textContent,
+  notes: row.querySelector('.notes').textContent,
+  actor: row.querySelector('.actor').textContent,
+})));
+
+/** Waits until the last row of the open day's changes is `expected`. */
+async function waitForLastChange(page, expected) {
+  await page.waitForFunction((e) => {
+    const rows = document.querySelectorAll('#day-changes tbody tr');
+    const last = rows[rows.length - 1];
+    return Boolean(last) && !document.querySelector('#day-changes').hidden
+      && last.querySelector('.status').textContent === e.status
+      && last.querySelector('.notes').textContent === e.notes
+      && last.querySelector('.actor').textContent === e.actor;
+  }, expected, { timeout: 5000 });
+}
+
+test('a supervisor opens a user\'s day: the changes with who made them, and the time per status', async () => {
+  const page = await openPage('boss');
+  const agent = await icws('agent2');
+  const own = await agent.call('PUT', '/status/user-statuses/agent2', { statusId: 'At Lunch', notes: 'soup <b>' });
+  assert.equal(own.status, 202);
+  await waitForStatus(page, 'agent2', 'At Lunch', 5000);
+
+  await page.click('li.card[data-user="agent2"] button.day');
+  await page.waitForSelector('#day-dialog[open]');
+  assert.equal(await page.textContent('#day-title'), 'Today: Alice Example');
+  // The status as the catalog words it, the notes as text, the actor by name.
+  await waitForLastChange(page, { status: 'At Lunch', notes: 'soup <b>', actor: 'agent2' });
+  assert.equal(await page.locator('#day-changes td.notes b').count(), 0, 'notes are text, not markup');
+
+  // A change by the supervisor while the day is open is added to it.
+  const boss = await icws('boss');
+  const changed = await boss.call('PUT', '/status/user-statuses/agent2', { statusId: 'In a meeting', notes: 'one to one' });
+  assert.equal(changed.status, 202);
+  await waitForLastChange(page, { status: 'In a meeting', notes: 'one to one', actor: 'boss' });
+  const rows = await dayRows(page);
+  const [lunch, meeting] = rows.slice(-2);
+  assert.deepEqual([lunch.status, lunch.notes, lunch.actor], ['At Lunch', 'soup <b>', 'agent2']);
+  for (const row of [lunch, meeting]) assert.match(row.time, /^\d{2}:\d{2}:\d{2}$/);
+  assert.ok(lunch.time <= meeting.time, `${lunch.time} then ${meeting.time}`);
+  // The history the page shows is the user's status records of the day, in time order.
+  const history = await boss.call('GET', `/status/status-history/agent2?${today()}`);
+  assert.equal(history.status, 200, JSON.stringify(history.json));
+  const statuses = history.json.items.filter((item) => item.kind === 'status');
+  assert.equal(rows.length, statuses.length);
+  assert.equal(statuses.at(-1).actor.name, 'boss');
+
+  // The time per status, from GET status/time-in-status/{userId}: the figures when the server
+  // has that resource, the section marked unavailable when it answers 404.
+  const time = await boss.call('GET', `/status/time-in-status/agent2?${today()}`);
+  if (time.status === 404) {
+    await page.waitForSelector('#day-time-state[data-state="unavailable"]', { timeout: 5000 });
+    assert.match(await page.textContent('#day-time-state'), /unavailable/);
+    assert.equal(await page.isVisible('#day-time'), false);
+  } else {
+    assert.equal(time.status, 200, JSON.stringify(time.json));
+    await page.waitForSelector('#day-time li[data-status="In a meeting"]', { timeout: 5000 });
+    const shown = await page.locator('#day-time li[data-status]').evaluateAll((items) => items.map((li) => ({
+      status: li.dataset.status, label: li.querySelector('.label').textContent,
+      seconds: Number(li.dataset.seconds), text: li.querySelector('.seconds').textContent,
+    })));
+    assert.deepEqual(shown.map((s) => s.status).sort(), time.json.statuses.map((s) => s.statusId).sort());
+    assert.ok(shown.some((s) => s.status === 'At Lunch' && s.label === 'At Lunch' && s.seconds > 0), JSON.stringify(shown));
+    for (const s of shown) assert.match(s.text, /^\d+:\d{2}:\d{2}$/);
+    assert.equal(await page.getAttribute('#day-time-state', 'data-state'), 'ok');
+  }
+  assert.equal(await page.getAttribute('#day-changes-state', 'data-state'), 'ok');
+
+  await page.click('#day-close');
+  assert.equal(await page.isVisible('#day-dialog'), false);
+  await page.context().close();
+});
+
+test('a user who may not view another cannot read their history', async () => {
+  const profile = await admin('POST', '/1.1/cti_profiles', { name: 'Only me', view_statuses: 'self' });
+  assert.equal(profile.status, 201, JSON.stringify(profile.json));
+  await presenceUser('loner', 'Lou', profile.json.id);
+  const loner = await icws('loner');
+  const other = await loner.call('GET', `/status/status-history/agent2?${today()}`);
+  assert.equal(other.status, 403, JSON.stringify(other.json));
+  assert.equal(other.json.errorId, 'error.request.accessDenied');
+  // As for a user status: unknown users are refused alike.
+  const status = await loner.call('GET', '/status/user-statuses/agent2');
+  assert.equal(status.status, 403);
+  assert.equal((await loner.call('GET', '/status/status-history/nobody')).status, 403);
+  const mine = await loner.call('GET', `/status/status-history/loner?${today()}`);
+  assert.equal(mine.status, 200, JSON.stringify(mine.json));
+  // The time per status follows the same rights once the server has it (404 until then).
+  const time = await loner.call('GET', `/status/time-in-status/agent2?${today()}`);
+  assert.ok([403, 404].includes(time.status), JSON.stringify(time.json));
+  // A supervisor reads an unknown user as 404.
+  const boss = await icws('boss');
+  assert.equal((await boss.call('GET', '/status/status-history/nobody')).status, 404);
+  // Agents' boards offer no day to open.
+  const page = await openPage('agent1');
+  assert.equal(await page.locator('li.card button.day').count(), 0);
+  await page.context().close();
+});

@@ -1,6 +1,6 @@
 //! `/icws/{sessionId}/status/...`: the status catalog and user statuses.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Serialize;
@@ -8,11 +8,13 @@ use serde::Serialize;
 use super::body::IcwsObject;
 use super::error::{IcwsError, IcwsJson, ok};
 use super::session::IcwsSession;
+use crate::domain::clock::{format_rfc3339_ms, now_ms, parse_rfc3339_ms};
+use crate::domain::history::{ActorType, HistoryKind, HistoryRecord, Window};
 use crate::domain::presence::{StatusChange, Until};
 use crate::domain::schedule::{ScheduleState, ScheduledStatus};
 use crate::http::AppState;
-use crate::presence::dates;
 use crate::presence::render::{StatusMessageBody, UserStatusBody, UserStatusPreviousInfo, representation};
+use crate::presence::{USER_HISTORY_CAP, dates};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -226,3 +228,136 @@ pub async fn scheduled_statuses(
     let (user_id, schedules) = state.presence.upcoming_schedules(&session, &user).await?;
     Ok(ok(ScheduledStatusList { user_id, scheduled_status_list: schedules.into_iter().map(Into::into).collect() }))
 }
+
+/// A user's presence history over a window (ctid extension).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusHistory {
+    /// In time order (then by number), at most 1,000: the first ones of the window.
+    pub items: Vec<StatusHistoryItem>,
+    /// `true` when the window holds more records than `items` lists (ask again from the
+    /// last `at`); omitted otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[schema(required = false)]
+    pub truncated: bool,
+}
+
+/// One recorded change; members that do not apply to its kind (or were unset) are omitted.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusHistoryItem {
+    /// The number of the change in ctid's event log: unique, growing with time.
+    pub id: i64,
+    /// When the change was made: RFC 3339 UTC with milliseconds.
+    pub at: String,
+    pub kind: HistoryKind,
+    /// `status`: the new status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub status_id: Option<String>,
+    /// `status`: the notes, when any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub notes: Option<String>,
+    /// `status`: the forward number, when any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub forward_number: Option<String>,
+    /// `status`: the until, when any (RFC 3339 UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub until: Option<String>,
+    /// `phone`: whether the user is now on the phone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub on_phone: Option<bool>,
+    /// `station`: the station logged in to (`""` stationless); omitted on a station logout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub station: Option<String>,
+    /// `session` and `station`: the presence session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub session_id: Option<String>,
+    pub actor: StatusHistoryActor,
+}
+
+/// Who made a change: a presence session's user (self or a supervisor), an administrator of
+/// the configuration API, the telephony (`pbx`), the status lifecycle (`schedule`) or ctid
+/// itself (`system`, an idle session ended).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatusHistoryActor {
+    #[serde(rename = "type")]
+    pub kind: ActorType,
+    /// The session's username (`user`) or the account (`admin`, when known); omitted otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false)]
+    pub name: Option<String>,
+}
+
+impl From<HistoryRecord> for StatusHistoryItem {
+    fn from(r: HistoryRecord) -> Self {
+        let v = r.values;
+        Self {
+            id: r.id,
+            at: format_rfc3339_ms(r.at),
+            kind: r.kind,
+            status_id: v.status_id,
+            notes: v.notes,
+            forward_number: v.forward_number,
+            until: v.until.map(|seconds| format_rfc3339_ms(seconds.saturating_mul(1000))),
+            on_phone: v.on_phone,
+            station: v.station,
+            session_id: v.session_id,
+            actor: StatusHistoryActor { kind: r.actor, name: r.actor_name },
+        }
+    }
+}
+
+/// The window of `from` and `to` (RFC 3339), each defaulting from the other or to the last
+/// 24 hours; an error names the parameter at fault.
+fn history_window(params: &[(String, String)]) -> Result<Window, IcwsError> {
+    let param = |name: &str| params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    let (from, to) = (param("from"), param("to"));
+    for (name, text) in [("from", from), ("to", to)] {
+        if let Some(text) = text
+            && parse_rfc3339_ms(text).is_none()
+        {
+            return Err(IcwsError::invalid(
+                name,
+                format!("The parameter {name} ({text:?}) is not an RFC 3339 date-time from 1970 to 9999."),
+            ));
+        }
+    }
+    Window::parse(from, to, now_ms()).map_err(|_| {
+        IcwsError::invalid("to", "The parameter to must not precede from, and the window may cover at most 400 days.")
+    })
+}
+
+/// A user's presence history (ctid extension): every change of their status, phone, station
+/// and presence session over `[from, to)`, with who made it, under the same view rights as
+/// their status.
+#[utoipa::path(get, path = "/icws/{sessionId}/status/status-history/{userId}",
+    operation_id = "icws_get_status_history", tag = "icws status", security(("icws_session" = [])),
+    params(("sessionId" = String, Path), ("userId" = String, Path),
+        ("from" = Option<String>, Query, format = DateTime, description = "RFC 3339; default `to` minus 24 hours"),
+        ("to" = Option<String>, Query, format = DateTime, description = "RFC 3339, excluded; default `from` plus 24 hours \
+            (at most now), or now")),
+    responses((status = 200, body = StatusHistory),
+        (status = 400, description = "A bad `from` or `to`, `to` before `from`, or a window over 400 days",
+            body = super::error::IcwsErrorBody),
+        (status = 401, body = super::error::IcwsErrorBody),
+        (status = 403, body = super::error::IcwsErrorBody), (status = 404, body = super::error::IcwsErrorBody)))]
+pub async fn status_history(
+    State(state): State<AppState>,
+    IcwsSession(session): IcwsSession,
+    Path((_, user)): Path<(String, String)>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<IcwsJson<StatusHistory>, IcwsError> {
+    let window = history_window(&params)?;
+    let history = state.presence.user_history(&session, &user, window).await?;
+    Ok(ok(StatusHistory { items: history.records.into_iter().map(Into::into).collect(), truncated: history.truncated }))
+}
+
+// The OpenAPI document and the docs state the cap as a literal.
+const _: () = assert!(USER_HISTORY_CAP == 1000);
