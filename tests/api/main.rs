@@ -33,3 +33,4 @@ mod status_messages;
 mod telephony;
 mod user_cti_profile;
 mod users;
+mod webhooks;
