@@ -3,8 +3,8 @@
 //! (see [`delivery`]). Deliveries read the log and the store after the changes committed:
 //! nothing a change commits waits for them, and one receiver never holds up another.
 //!
-//! The instance that holds the lease renews it every second; when it stops (crash, lost
-//! database), another takes the lease once it has expired and resumes each webhook from its
+//! The instance that holds the lease renews it every second while there is an enabled webhook;
+//! when it stops (crash, lost database), another takes the lease once it has expired and resumes each webhook from its
 //! stored position: an event whose delivery was not recorded is delivered again (at least
 //! once).
 
@@ -75,37 +75,45 @@ impl Deliverer {
         let mut held = false;
         loop {
             tick.tick().await;
-            let ttl = i64::try_from(self.lease_ttl.as_millis()).unwrap_or(i64::MAX);
-            let holds = match self.ctx.store.take_lease(LEASE, &self.holder, now_ms(), ttl).await {
-                Ok(holds) => holds,
+            // Without an enabled webhook nobody holds the lease: an idle server writes nothing.
+            let enabled = match self.ctx.store.list_webhooks().await {
+                Ok(webhooks) => webhooks.iter().filter(|w| w.fields.enabled).map(|w| w.id).collect(),
                 Err(err) => {
-                    tracing::warn!(error = %err, "cannot renew the webhook lease");
-                    false
+                    tracing::warn!(error = %err, "cannot list the webhooks");
+                    Vec::new()
                 }
             };
+            let holds = !enabled.is_empty() && self.take_lease().await;
             if holds != held {
-                tracing::info!(holder = %self.holder, "{} webhook deliveries", if holds { "took over" } else { "gave up" });
+                let what = if holds { "took over" } else { "stopped" };
+                tracing::info!(holder = %self.holder, "{what} webhook deliveries");
                 held = holds;
             }
             if !holds {
                 tasks.drain().for_each(|(_, task)| task.abort());
                 continue;
             }
-            match self.ctx.store.list_webhooks().await {
-                Ok(webhooks) => {
-                    let enabled: Vec<i64> = webhooks.iter().filter(|w| w.fields.enabled).map(|w| w.id).collect();
-                    tasks.retain(|id, task| {
-                        let keep = enabled.contains(id) && !task.is_finished();
-                        if !keep {
-                            task.abort();
-                        }
-                        keep
-                    });
-                    for id in enabled {
-                        tasks.entry(id).or_insert_with(|| tokio::spawn(delivery::run(self.ctx.clone(), id)));
-                    }
+            tasks.retain(|id, task| {
+                let keep = enabled.contains(id) && !task.is_finished();
+                if !keep {
+                    task.abort();
                 }
-                Err(err) => tracing::warn!(error = %err, "cannot list the webhooks"),
+                keep
+            });
+            for id in enabled {
+                tasks.entry(id).or_insert_with(|| tokio::spawn(delivery::run(self.ctx.clone(), id)));
+            }
+        }
+    }
+
+    /// Takes or renews the lease; false when another instance holds it, or on failure.
+    async fn take_lease(&self) -> bool {
+        let ttl = i64::try_from(self.lease_ttl.as_millis()).unwrap_or(i64::MAX);
+        match self.ctx.store.take_lease(LEASE, &self.holder, now_ms(), ttl).await {
+            Ok(holds) => holds,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot renew the webhook lease");
+                false
             }
         }
     }

@@ -45,6 +45,8 @@ mod tests {
 
     #[test]
     fn a_plain_secret_signs_with_its_bytes() {
+        // As the recipes of docs/webhooks.md compute it.
+        assert_eq!(sign("s3cret", "42", 1_700_000_000, b"{}"), "v1,DRIzV/qSfKCRNl9ueEDPf1VFVNRp9J3UtLUyfqhfvcI=");
         let signed = sign("s3cret", "42", 1_700_000_000, b"{}");
         assert!(signed.starts_with("v1,"));
         assert_ne!(signed, sign("s3cret", "43", 1_700_000_000, b"{}"));

@@ -139,9 +139,9 @@ impl<B: Backend> Webhooks for SqlStore<B> {
                 vec![attempt.at.into(), (*at).into(), id.into()],
             ),
             Outcome::Disable { reason } => (
-                "UPDATE webhooks SET enabled = ?, disabled_reason = ?, attempts = attempts + 1, \
-                 next_attempt_at = NULL WHERE id = ?",
-                vec![false.into(), reason.as_str().into(), id.into()],
+                "UPDATE webhooks SET enabled = ?, disabled_reason = ?, failing_since = coalesce(failing_since, ?), \
+                 attempts = attempts + 1, next_attempt_at = NULL WHERE id = ?",
+                vec![false.into(), reason.as_str().into(), attempt.at.into(), id.into()],
             ),
         };
         tx.run(sql, &args).await?;
