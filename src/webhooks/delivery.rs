@@ -31,18 +31,20 @@ enum Next {
 pub(super) async fn run(ctx: Arc<Context>, id: i64) {
     let mut applied = ctx.applied.clone();
     loop {
-        let wait = match step(&ctx, id).await {
+        let (wait, on_events) = match step(&ctx, id).await {
             Ok(Next::Now) => continue,
             Ok(Next::Stop) => return,
-            Ok(Next::Idle) => IDLE,
-            Ok(Next::At(at)) => Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)).min(IDLE),
+            Ok(Next::Idle) => (IDLE, true),
+            // A failed event waits for its time, whatever is appended meanwhile.
+            Ok(Next::At(at)) => (Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)).min(IDLE), false),
             Err(err) => {
                 tracing::warn!(webhook = id, error = %err, "webhook delivery cannot read the store; retrying");
-                IDLE
+                (IDLE, false)
             }
         };
-        // New events wake the task; so does the time to try again.
-        let _ = tokio::time::timeout(wait, applied.changed()).await;
+        if !on_events || matches!(tokio::time::timeout(wait, applied.changed()).await, Ok(Err(_))) {
+            tokio::time::sleep(wait).await;
+        }
     }
 }
 

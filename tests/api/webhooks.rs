@@ -364,3 +364,39 @@ async fn a_cluster_delivers_each_event_once() {
     drop((a, b));
     crate::helpers::drop_database(dir.path());
 }
+
+/// Makes every event of the database at `url` two hours old.
+async fn age_the_log(url: &str) {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let pool = sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(path))
+            .await
+            .expect("open the SQLite file");
+        sqlx::query("UPDATE events SET at = at - 7200000").execute(&pool).await.expect("age the log");
+        pool.close().await;
+    } else {
+        crate::helpers::psql(url, "UPDATE events SET at = at - interval '2 hours'");
+    }
+}
+
+#[tokio::test]
+async fn the_log_keeps_what_an_enabled_webhook_has_not_delivered() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = database_url(dir.path());
+    let mut app = TestApp::spawn_at(&url, &FAST, &[]).await;
+    let receiver = Receiver::start().await;
+    receiver.script(&[], 503);
+    app.presence_user("fay", PASSWORD, 1).await;
+    add_webhook(&app, &receiver.url, &["status"]).await;
+    set_notes(&app, "fay", &notes("p", 3)).await;
+    receiver.until("a first attempt", |r| !r.is_empty()).await;
+    app.kill();
+
+    // Older than the retention (an hour): a restart purges them, but for the webhook.
+    age_the_log(&url).await;
+    receiver.script(&[], 200);
+    let app = TestApp::spawn_at(&url, &FAST, &[]).await;
+    let received = receiver.until("the aged backlog", |r| delivered_notes(r).len() >= 3).await;
+    assert_eq!(delivered_notes(&received), notes("p", 3));
+    drop(app);
+    crate::helpers::drop_database(dir.path());
+}
