@@ -341,7 +341,7 @@ async fn a_cluster_delivers_each_event_once() {
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let url = database_url(dir.path());
-    let a = TestApp::spawn_at(&url, &FAST, &[]).await;
+    let mut a = TestApp::spawn_at(&url, &FAST, &[]).await;
     let b = TestApp::spawn_at(&url, &FAST, &[]).await;
     let receiver = Receiver::start().await;
     a.presence_user("eve", PASSWORD, 1).await;
@@ -361,6 +361,15 @@ async fn a_cluster_delivers_each_event_once() {
     let mut ids: Vec<i64> = received.iter().map(|r| r.id).collect();
     ids.dedup();
     assert_eq!(ids.len(), received.len(), "{received:#?}");
+
+    // Whichever instance delivered, killing one leaves the other to deliver what follows.
+    a.kill();
+    let more = notes("after", 2);
+    for note in &more {
+        b.set_status(&login_b, "eve", json!({"statusId": "At Lunch", "notes": note})).await;
+    }
+    let received = receiver.until("changes after a kill", |r| delivered_notes(r).len() >= sent.len() + 2).await;
+    assert_eq!(delivered_notes(&received)[sent.len()..], more[..]);
     drop((a, b));
     crate::helpers::drop_database(dir.path());
 }
