@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 
 use crate::app::webservice_users;
 use crate::config::{DatabaseUrl, Secret};
+use crate::domain::webhook::RetryPolicy;
 use crate::http::server::{ConnectionLimits, Listeners, TlsFiles, shutdown_signal};
 use crate::http::{AppState, build_router, openapi};
 use crate::presence::PresenceSettings;
@@ -19,6 +20,7 @@ use crate::store;
 use crate::store::EventLog;
 use crate::store::Store;
 use crate::store::cache::CachedStore;
+use crate::webhooks::Deliverer;
 
 /// `ctid --version`: the version and the commit it was built from.
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("CTID_GIT_COMMIT"), ")");
@@ -94,6 +96,25 @@ struct ServeArgs {
     /// Days the presence history is kept; older records are purged in the background.
     #[arg(long, env = "CTID_HISTORY_RETENTION_DAYS", default_value_t = 400, value_parser = clap::value_parser!(u64).range(1..=36_500))]
     history_retention_days: u64,
+    /// Milliseconds before the first retry of a failed webhook delivery (each next one
+    /// doubles it); for tests.
+    #[arg(long, env = "CTID_WEBHOOK_RETRY_FIRST_MS", default_value_t = 5_000, hide = true,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    webhook_retry_first_ms: u64,
+    /// Longest delay between two attempts of a webhook delivery, in milliseconds; for tests.
+    #[arg(long, env = "CTID_WEBHOOK_RETRY_MAX_MS", default_value_t = 3_600_000, hide = true,
+          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    webhook_retry_max_ms: u64,
+    /// How long, in milliseconds, webhook deliveries may fail before the webhook is disabled;
+    /// for tests.
+    #[arg(long, env = "CTID_WEBHOOK_GIVE_UP_MS", default_value_t = 86_400_000, hide = true,
+          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    webhook_give_up_ms: u64,
+    /// How long, in milliseconds, the webhook lease of an instance that stopped renewing it
+    /// holds before another instance takes over; for tests.
+    #[arg(long, env = "CTID_WEBHOOK_LEASE_MS", default_value_t = 10_000, hide = true,
+          value_parser = clap::value_parser!(u64).range(300..=600_000))]
+    webhook_lease_ms: u64,
     /// Log format on stderr.
     #[arg(long, env = "CTID_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -423,6 +444,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         }
     });
     let sweeper = tokio::spawn(sweep(state.presence.clone(), args.max_call_age, idle_timeout));
+    let policy = RetryPolicy {
+        first_ms: i64::try_from(args.webhook_retry_first_ms).unwrap_or(i64::MAX),
+        max_ms: i64::try_from(args.webhook_retry_max_ms).unwrap_or(i64::MAX),
+        give_up_ms: i64::try_from(args.webhook_give_up_ms).unwrap_or(i64::MAX),
+    };
+    let lease = std::time::Duration::from_millis(args.webhook_lease_ms);
+    let deliverer =
+        Arc::new(Deliverer::new(store.clone(), log.clone(), state.presence.applied_events(), policy, lease)?);
+    let webhooks = tokio::spawn(deliverer.clone().run());
     let purger = tokio::spawn(purge(log, std::time::Duration::from_secs(args.event_retention)));
     let lifecycle = tokio::spawn(state.presence.clone().run_lifecycle());
     let history_days = std::time::Duration::from_secs(args.history_retention_days * 86_400);
@@ -438,6 +468,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     purger.abort();
     lifecycle.abort();
     history_purger.abort();
+    webhooks.abort();
+    deliverer.release().await;
     store.close().await;
     tracing::info!("stopped");
     result.map_err(|e| format!("server error: {e}"))
@@ -477,7 +509,8 @@ async fn purge_history(store: Arc<dyn Store>, retention: std::time::Duration) {
     }
 }
 
-/// Every minute: forgets events older than `retention` from the log.
+/// Every minute: forgets events older than `retention` from the log, but those an enabled
+/// webhook has not handled yet (for 25 hours at most).
 async fn purge(log: Arc<dyn EventLog>, retention: std::time::Duration) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {

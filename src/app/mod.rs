@@ -14,6 +14,7 @@ pub mod scheduled_statuses;
 pub mod status_messages;
 pub mod telephony;
 pub mod users;
+pub mod webhooks;
 pub mod webservice_users;
 
 use crate::domain::validation::ValidationError;

@@ -18,4 +18,5 @@ pub mod status;
 pub mod telephony;
 pub mod user;
 pub mod validation;
+pub mod webhook;
 pub mod webservice_user;

@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
 use super::icws;
 use super::xivo::resources::{
     cti_profiles, lines, scheduled_statuses, status_history, status_messages, telephony, user_cti_profile, users,
+    webhooks,
 };
 use crate::presence::render;
 
@@ -29,6 +30,7 @@ use crate::presence::render;
         lines::list, lines::get, lines::create, lines::update, lines::delete,
         lines::list_user_lines, lines::associate, lines::get_user_line, lines::dissociate,
         telephony::report, telephony::resync, telephony::active,
+        webhooks::list, webhooks::get, webhooks::create, webhooks::update, webhooks::delete, webhooks::deliveries,
         icws::connection::login, icws::connection::get, icws::connection::delete, icws::connection::get_version,
         icws::connection::get_features, icws::connection::get_feature, icws::connection::get_server_time,
         icws::station::put, icws::station::get, icws::station::delete, icws::station::subscribe,

@@ -122,6 +122,12 @@ impl Presence {
         }
     }
 
+    /// The number of the last log event applied here, as it moves: what readers that follow
+    /// the log behind the engine (webhooks) wait on instead of the log's own wake-ups.
+    pub fn applied_events(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.applied.subscribe()
+    }
+
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
     }

@@ -22,7 +22,8 @@ pub use events::EventLog;
 pub use postgres::{PgBackend, PgLog, PgStore};
 pub use sqlite::{SqliteBackend, SqliteLog, SqliteStore};
 pub use traits::{
-    AuthTokens, Catalog, Handle, History, Lifecycle, Profiles, Statuses, Store, Telephony, Users, WebserviceUsers,
+    AuthTokens, Catalog, Handle, History, Lifecycle, Profiles, Statuses, Store, Telephony, Users, Webhooks,
+    WebserviceUsers,
 };
 
 /// A uniqueness or reference rule the store refused to break.
@@ -43,6 +44,8 @@ pub enum Conflict {
     ScheduleOverlaps(i64),
     /// The user has as many pending or active scheduled statuses as allowed.
     TooManySchedules,
+    /// There are as many webhooks as allowed.
+    TooManyWebhooks,
 }
 
 #[derive(Debug, thiserror::Error)]

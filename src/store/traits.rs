@@ -15,6 +15,7 @@ use crate::domain::session::Cause;
 use crate::domain::status::StatusMessage;
 use crate::domain::telephony::{CallEvent, Line, LineFields};
 use crate::domain::user::{User, UserFields};
+use crate::domain::webhook::{Delivery, Outcome, Webhook, WebhookFields};
 use crate::domain::webservice_user::WebserviceUser;
 
 /// The directory's users.
@@ -161,6 +162,35 @@ pub trait History: Send + Sync + 'static {
     ) -> StoreResult<Vec<HistoryRecord>>;
     /// Forgets at most `batch` records older than `before` (Unix milliseconds); returns how many.
     async fn purge_history(&self, before: i64, batch: i64) -> StoreResult<u64>;
+    /// The record of event `id`, if the history holds it.
+    async fn history_record(&self, id: i64) -> StoreResult<Option<HistoryRecord>>;
+}
+
+/// Webhooks, their delivery positions and attempts, and the lease of the one instance that
+/// delivers (see [`crate::webhooks`]).
+#[async_trait]
+pub trait Webhooks: Send + Sync + 'static {
+    async fn list_webhooks(&self) -> StoreResult<Vec<Webhook>>;
+    async fn get_webhook(&self, id: i64) -> StoreResult<Webhook>;
+    /// Adds a webhook that starts at the log's head (`Conflict::TooManyWebhooks` beyond the
+    /// most allowed).
+    async fn create_webhook(&self, fields: &WebhookFields, now_ms: i64) -> StoreResult<Webhook>;
+    /// Replaces a webhook's members; `clear_failure` forgets its failure and why it was
+    /// disabled (it was enabled again).
+    async fn update_webhook(&self, id: i64, fields: &WebhookFields, clear_failure: bool) -> StoreResult<()>;
+    async fn delete_webhook(&self, id: i64) -> StoreResult<()>;
+    /// A webhook's kept attempts, newest first.
+    async fn webhook_deliveries(&self, id: i64) -> StoreResult<Vec<Delivery>>;
+    /// Moves a webhook from event `from` (its position) past events it does not select, up to
+    /// `to`; false when its position was no longer `from`.
+    async fn skip_webhook_events(&self, id: i64, from: i64, to: i64) -> StoreResult<bool>;
+    /// Records an attempt of the event after the webhook's position and what follows it.
+    async fn record_webhook_attempt(&self, id: i64, attempt: &Delivery, outcome: &Outcome) -> StoreResult<()>;
+    /// Takes or renews lease `name` for `holder` until `now_ms + ttl_ms`; false when another
+    /// holder's lease has not expired.
+    async fn take_lease(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> StoreResult<bool>;
+    /// Gives lease `name` up, if `holder` holds it.
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
 }
 
 /// Single-use login tokens (ICWS `authToken`).
@@ -188,11 +218,31 @@ pub trait Handle: Send + Sync + 'static {
 
 /// The whole persistent state of ctid: every capability.
 pub trait Store:
-    Users + Statuses + Lifecycle + History + Profiles + Catalog + WebserviceUsers + Telephony + AuthTokens + Handle
+    Users
+    + Statuses
+    + Lifecycle
+    + History
+    + Webhooks
+    + Profiles
+    + Catalog
+    + WebserviceUsers
+    + Telephony
+    + AuthTokens
+    + Handle
 {
 }
 
 impl<T> Store for T where
-    T: Users + Statuses + Lifecycle + History + Profiles + Catalog + WebserviceUsers + Telephony + AuthTokens + Handle
+    T: Users
+        + Statuses
+        + Lifecycle
+        + History
+        + Webhooks
+        + Profiles
+        + Catalog
+        + WebserviceUsers
+        + Telephony
+        + AuthTokens
+        + Handle
 {
 }

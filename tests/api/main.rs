@@ -35,3 +35,4 @@ mod status_messages;
 mod telephony;
 mod user_cti_profile;
 mod users;
+mod webhooks;

@@ -27,6 +27,10 @@ impl Link {
         Self { rel: "scheduled_statuses", href: base.join(&format!("/1.1/users/{user_id}/scheduled_statuses/{id}")) }
     }
 
+    pub fn webhook(base: &BaseUrl, id: i64) -> Self {
+        Self { rel: "webhooks", href: base.join(&format!("/1.1/webhooks/{id}")) }
+    }
+
     pub fn status_message(base: &BaseUrl, status_id: &str) -> Self {
         Self { rel: "status_messages", href: base.join(&status_message_path(status_id)) }
     }

@@ -20,6 +20,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use self::error::{XivoError, generic_message};
 use self::resources::{
     cti_profiles, lines, scheduled_statuses, status_history, status_messages, telephony, user_cti_profile, users,
+    webhooks,
 };
 use super::AppState;
 
@@ -55,6 +56,9 @@ pub fn router(state: AppState) -> Router {
         .route("/lines/{id}", get(lines::get).put(lines::update).delete(lines::delete))
         .route("/telephony/events", axum::routing::post(telephony::report))
         .route("/telephony/calls", get(telephony::active).put(telephony::resync))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", get(webhooks::get).put(webhooks::update).delete(webhooks::delete))
+        .route("/webhooks/{id}/deliveries", get(webhooks::deliveries))
         .fallback(not_found)
         .with_state(state.clone());
     super::behind(

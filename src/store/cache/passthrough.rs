@@ -8,8 +8,9 @@ use crate::domain::history::{HistoryQuery, HistoryRecord};
 use crate::domain::presence::{Timestamp, UserStatus};
 use crate::domain::schedule::{ScheduleFields, ScheduledStatus, Transition};
 use crate::domain::telephony::{CallEvent, Line, LineFields};
+use crate::domain::webhook::{Delivery, Outcome, Webhook, WebhookFields};
 use crate::domain::webservice_user::WebserviceUser;
-use crate::store::{ActiveCall, AuthTokens, History, Lifecycle, StoreResult, Telephony, WebserviceUsers};
+use crate::store::{ActiveCall, AuthTokens, History, Lifecycle, StoreResult, Telephony, Webhooks, WebserviceUsers};
 
 #[async_trait]
 impl WebserviceUsers for CachedStore {
@@ -149,6 +150,53 @@ impl History for CachedStore {
 
     async fn purge_history(&self, before: i64, batch: i64) -> StoreResult<u64> {
         self.inner.purge_history(before, batch).await
+    }
+
+    async fn history_record(&self, id: i64) -> StoreResult<Option<HistoryRecord>> {
+        self.inner.history_record(id).await
+    }
+}
+
+#[async_trait]
+impl Webhooks for CachedStore {
+    async fn list_webhooks(&self) -> StoreResult<Vec<Webhook>> {
+        self.inner.list_webhooks().await
+    }
+
+    async fn get_webhook(&self, id: i64) -> StoreResult<Webhook> {
+        self.inner.get_webhook(id).await
+    }
+
+    async fn create_webhook(&self, fields: &WebhookFields, now_ms: i64) -> StoreResult<Webhook> {
+        self.inner.create_webhook(fields, now_ms).await
+    }
+
+    async fn update_webhook(&self, id: i64, fields: &WebhookFields, clear_failure: bool) -> StoreResult<()> {
+        self.inner.update_webhook(id, fields, clear_failure).await
+    }
+
+    async fn delete_webhook(&self, id: i64) -> StoreResult<()> {
+        self.inner.delete_webhook(id).await
+    }
+
+    async fn webhook_deliveries(&self, id: i64) -> StoreResult<Vec<Delivery>> {
+        self.inner.webhook_deliveries(id).await
+    }
+
+    async fn skip_webhook_events(&self, id: i64, from: i64, to: i64) -> StoreResult<bool> {
+        self.inner.skip_webhook_events(id, from, to).await
+    }
+
+    async fn record_webhook_attempt(&self, id: i64, attempt: &Delivery, outcome: &Outcome) -> StoreResult<()> {
+        self.inner.record_webhook_attempt(id, attempt, outcome).await
+    }
+
+    async fn take_lease(&self, name: &str, holder: &str, now_ms: i64, ttl_ms: i64) -> StoreResult<bool> {
+        self.inner.take_lease(name, holder, now_ms, ttl_ms).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        self.inner.release_lease(name, holder).await
     }
 }
 

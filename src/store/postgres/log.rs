@@ -15,7 +15,7 @@ use tokio::sync::{Notify, oneshot};
 use crate::domain::session::EndReason;
 use crate::store::events::{Event, EventLog, LoggedEvent, SessionRow, SessionWrite};
 use crate::store::sql::Conn;
-use crate::store::sql::log::{self as shared, Positions};
+use crate::store::sql::log::{self as shared, Positions, WEBHOOK_WINDOW, WEBHOOKS_DONE};
 use crate::store::{StoreError, StoreResult};
 
 /// The channel instances are woken on.
@@ -202,11 +202,15 @@ impl EventLog for PgLog {
     }
 
     async fn purge(&self, age: Duration) -> StoreResult<u64> {
-        let done =
-            sqlx::query("DELETE FROM events WHERE at < now() - $1::interval AND seq < (SELECT max(seq) FROM events)")
-                .bind(format!("{} milliseconds", age.as_millis()))
-                .execute(&self.pool)
-                .await?;
+        let sql = format!(
+            "DELETE FROM events WHERE at < now() - $1::interval AND seq < (SELECT max(seq) FROM events) AND {}",
+            WEBHOOKS_DONE.replace('?', "now() - $2::interval")
+        );
+        let done = sqlx::query(&sql)
+            .bind(format!("{} milliseconds", age.as_millis()))
+            .bind(format!("{} milliseconds", age.max(WEBHOOK_WINDOW).as_millis()))
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 

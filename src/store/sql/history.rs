@@ -143,6 +143,12 @@ impl<B: Backend> History for SqlStore<B> {
         let sql = "DELETE FROM history WHERE id IN (SELECT id FROM history WHERE at < ? ORDER BY at LIMIT ?)";
         Ok(self.backend.writer().await?.run(sql, &[before.into(), batch.into()]).await?)
     }
+
+    async fn history_record(&self, id: i64) -> StoreResult<Option<HistoryRecord>> {
+        let sql = format!("SELECT {COLUMNS} FROM history WHERE id = ?");
+        let row = self.backend.reader().await?.row(&sql, &[id.into()]).await?;
+        row.as_ref().map(record_from_row).transpose()
+    }
 }
 
 /// The last record of each status user `user_id` held; a status keeps its spelling while it

@@ -37,6 +37,15 @@ pub(crate) async fn write_session<C: Conn>(c: &mut C, write: SessionWrite<'_>) -
     c.append(&event).await.map(Some)
 }
 
+/// How long the log keeps events that an enabled webhook has not handled yet, at most: the
+/// 24 hours a webhook may fail before it is disabled, and a margin.
+pub(crate) const WEBHOOK_WINDOW: std::time::Duration = std::time::Duration::from_secs(25 * 3600);
+
+/// The condition a purged event meets besides its age: every enabled webhook has handled it,
+/// or it is older than `?` (the time [`WEBHOOK_WINDOW`] ago).
+pub(crate) const WEBHOOKS_DONE: &str =
+    "(at < ? OR seq <= coalesce((SELECT min(delivered_seq) FROM webhooks WHERE enabled), seq))";
+
 /// Events after `seq`, in order, at most `limit`.
 pub(crate) async fn events_after(c: &mut impl Conn, seq: i64, limit: i64) -> StoreResult<Vec<LoggedEvent>> {
     let sql = "SELECT seq, kind, user_id, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?";

@@ -30,6 +30,7 @@ mod schema;
 mod statuses;
 mod telephony;
 mod users;
+mod webhooks;
 
 /// A value bound to a `?` placeholder.
 #[derive(Debug, Clone)]

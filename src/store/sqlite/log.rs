@@ -16,7 +16,7 @@ use crate::domain::clock::now_ms;
 use crate::domain::session::EndReason;
 use crate::store::StoreResult;
 use crate::store::events::{Event, EventLog, LoggedEvent, SessionRow, SessionWrite};
-use crate::store::sql::log::{self as shared, Positions};
+use crate::store::sql::log::{self as shared, Positions, WEBHOOK_WINDOW, WEBHOOKS_DONE};
 use crate::store::sql::{Conn, Value};
 
 /// How long drained positions wait before they are written together: a poll costs no commit.
@@ -229,9 +229,11 @@ impl EventLog for SqliteLog {
     }
 
     async fn purge(&self, age: Duration) -> StoreResult<u64> {
-        let cutoff = now_ms().saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
-        let sql = "DELETE FROM events WHERE at < ? AND seq < (SELECT max(seq) FROM events)";
-        Ok(self.writer.acquire().await?.run(sql, &[Value::from(cutoff)]).await?)
+        let before = |age: Duration| now_ms().saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
+        let sql =
+            format!("DELETE FROM events WHERE at < ? AND seq < (SELECT max(seq) FROM events) AND {WEBHOOKS_DONE}");
+        let args = [Value::from(before(age)), before(age.max(WEBHOOK_WINDOW)).into()];
+        Ok(self.writer.acquire().await?.run(&sql, &args).await?)
     }
 
     async fn ping(&self) -> bool {

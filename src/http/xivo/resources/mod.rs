@@ -8,6 +8,7 @@ pub mod status_messages;
 pub mod telephony;
 pub mod user_cti_profile;
 pub mod users;
+pub mod webhooks;
 
 use serde::Serialize;
 
