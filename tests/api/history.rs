@@ -287,9 +287,10 @@ async fn run_sql(url: &str, sql: &str) {
     if url.starts_with("postgres") {
         psql(url, sql);
     } else {
-        let path = url.trim_start_matches("sqlite://");
-        let out = std::process::Command::new("sqlite3").args([path, sql]).output().expect("sqlite3");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        use sqlx::Connection as _;
+        let mut connection = sqlx::SqliteConnection::connect(url).await.expect("open the database");
+        sqlx::query(sql).execute(&mut connection).await.expect("run the statement");
+        connection.close().await.expect("close the database");
     }
 }
 
