@@ -102,6 +102,9 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Roll up the time in status of the UTC days ended (what `ctid serve` does every minute)
+    /// and exit.
+    RollUp(DatabaseArgs),
     /// Manage the web-service users of the configuration API.
     #[command(name = "webservice-user", subcommand)]
     WebserviceUser(WebserviceUserCommand),
@@ -196,6 +199,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             store.close().await;
             eprintln!("ctid: migrations applied to {}", db.database);
             Ok(())
+        }
+        Command::RollUp(db) => {
+            let store = open(&db.database).await?;
+            let result = crate::app::reports::roll_up(store.as_ref(), crate::app::now_ms()).await;
+            store.close().await;
+            let days = result.map_err(|e| e.to_string())?;
+            write_stdout(&format!("rolled up {days} days\n"))
         }
         Command::WebserviceUser(command) => webservice_user(command).await,
         Command::User(UserCommand::Import { file, database }) => {
@@ -360,6 +370,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let sweeper = tokio::spawn(sweep(state.presence.clone(), args.max_call_age, idle_timeout));
     let purger = tokio::spawn(purge(log, std::time::Duration::from_secs(args.event_retention)));
     let lifecycle = tokio::spawn(state.presence.clone().run_lifecycle());
+    let compactor = tokio::spawn(compact(store.clone()));
     let presence = state.presence.clone();
     let shutdown = async move {
         shutdown_signal().await;
@@ -370,6 +381,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     follower.abort();
     purger.abort();
     lifecycle.abort();
+    compactor.abort();
     store.close().await;
     tracing::info!("stopped");
     result.map_err(|e| format!("server error: {e}"))
@@ -392,6 +404,20 @@ async fn sweep(presence: Arc<crate::presence::Presence>, max_call_age: u64, idle
             Ok(0) => {}
             Ok(calls) => tracing::warn!(calls, "calls without a report for too long were ended"),
             Err(err) => tracing::error!(error = %err, "ending stale calls failed"),
+        }
+    }
+}
+
+/// Every minute: rolls up the time in status of the UTC days ended (see
+/// [`crate::app::reports::roll_up`]).
+async fn compact(store: Arc<dyn Store>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match crate::app::reports::roll_up(store.as_ref(), crate::app::now_ms()).await {
+            Ok(0) => {}
+            Ok(days) => tracing::info!(days, "time in status rolled up"),
+            Err(err) => tracing::warn!(error = %err, "rolling up the time in status failed"),
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod cti_profiles;
 pub mod import;
+pub mod reports;
 pub mod scheduled_statuses;
 pub mod status_messages;
 pub mod telephony;

@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::icws;
 use super::xivo::resources::{
-    cti_profiles, lines, scheduled_statuses, status_messages, telephony, user_cti_profile, users,
+    cti_profiles, lines, scheduled_statuses, status_messages, status_reports, telephony, user_cti_profile, users,
 };
 use crate::presence::render;
 
@@ -27,6 +27,7 @@ use crate::presence::render;
         scheduled_statuses::list, scheduled_statuses::get, scheduled_statuses::create, scheduled_statuses::delete,
         lines::list, lines::get, lines::create, lines::update, lines::delete,
         lines::list_user_lines, lines::associate, lines::get_user_line, lines::dissociate,
+        status_reports::time_in_status,
         telephony::report, telephony::resync, telephony::active,
         icws::connection::login, icws::connection::get, icws::connection::delete, icws::connection::get_version,
         icws::connection::get_features, icws::connection::get_feature, icws::connection::get_server_time,
@@ -35,6 +36,7 @@ use crate::presence::render;
         icws::server_info::get_server_info, icws::server_info::get_switchover_status,
         icws::status::status_messages, icws::status::user_access, icws::status::get_user_status,
         icws::status::put_user_status, icws::status::scheduled_statuses, icws::status::get_previous_info,
+        icws::status::time_in_status,
         icws::messaging::subscribe_statuses, icws::messaging::unsubscribe_statuses, icws::messaging::subscribe_catalog,
         icws::messaging::unsubscribe_catalog, icws::messaging::subscribe_access, icws::messaging::unsubscribe_access,
         icws::messaging::subscribe_previous_info, icws::messaging::unsubscribe_previous_info,

@@ -22,7 +22,8 @@ pub use events::EventLog;
 pub use postgres::{PgBackend, PgLog, PgStore};
 pub use sqlite::{SqliteBackend, SqliteLog, SqliteStore};
 pub use traits::{
-    AuthTokens, Catalog, Handle, History, Lifecycle, Profiles, Statuses, Store, Telephony, Users, WebserviceUsers,
+    AuthTokens, Catalog, Handle, History, Lifecycle, Profiles, Reports, Statuses, Store, Telephony, Users,
+    WebserviceUsers,
 };
 
 /// A uniqueness or reference rule the store refused to break.

@@ -1,4 +1,5 @@
-//! `Accept` negotiation: the configuration API only speaks JSON.
+//! `Accept` negotiation: the configuration API speaks JSON, and CSV for the resources that
+//! offer it ([`CSV_RESOURCES`]).
 
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
@@ -25,8 +26,35 @@ pub fn accepts_json(accept: &str) -> bool {
     })
 }
 
+/// The paths (under `/1.1`) that also answer `text/csv`.
+const CSV_RESOURCES: [&str; 1] = ["/status_reports/time_in_status"];
+
+/// Does an `Accept` value admit `text/csv`?
+pub fn accepts_csv(accept: &str) -> bool {
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            let (key, value) = p.split_once('=').unwrap_or((p, ""));
+            key.trim().eq_ignore_ascii_case("q") && value.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+        });
+        media == "text/csv" && !refused
+    })
+}
+
+/// Whether a request names `text/csv` in its `Accept`: a resource that offers CSV answers it.
+pub fn wants_csv(headers: &axum::http::HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT).iter().any(|v| v.to_str().is_ok_and(accepts_csv))
+}
+
 pub async fn require_json(request: Request, next: Next) -> Response {
-    let acceptable = request.headers().get_all(header::ACCEPT).iter().all(|v| v.to_str().is_ok_and(accepts_json));
+    let path = request.uri().path();
+    let csv = CSV_RESOURCES.iter().any(|resource| path.ends_with(resource));
+    let acceptable = request
+        .headers()
+        .get_all(header::ACCEPT)
+        .iter()
+        .all(|v| v.to_str().is_ok_and(|accept| accepts_json(accept) || (csv && accepts_csv(accept))));
     if !acceptable {
         return XivoError::new(StatusCode::NOT_ACCEPTABLE, "Not acceptable: this API only produces application/json")
             .into_response();
@@ -43,6 +71,14 @@ mod tests {
         for accept in ["", "*/*", "application/json", "text/html, application/*;q=0.5", "application/vnd.x+json"] {
             assert!(accepts_json(accept), "{accept}");
         }
+    }
+
+    #[test]
+    fn csv_is_named_explicitly() {
+        assert!(super::accepts_csv("text/csv"));
+        assert!(super::accepts_csv("application/json;q=0.5, text/csv"));
+        assert!(!super::accepts_csv("text/csv;q=0"));
+        assert!(!super::accepts_csv("*/*"));
     }
 
     #[test]

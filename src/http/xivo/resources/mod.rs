@@ -4,6 +4,7 @@ pub mod cti_profiles;
 pub mod lines;
 pub mod scheduled_statuses;
 pub mod status_messages;
+pub mod status_reports;
 pub mod telephony;
 pub mod user_cti_profile;
 pub mod users;
