@@ -26,18 +26,14 @@ pub const FULL: Sizes = Sizes { users: 10_000, days: 30, changes_per_day: 30, ro
 pub const SMOKE: Sizes = Sizes { users: 50, days: 3, changes_per_day: 10, rounds: 2 };
 
 /// Statuses the seeded users go through.
-const STATUSES: [&str; 6] = ["Available", "Away from desk", "At Lunch", "Available, No ACD", "Follow Up", "In a meeting"];
+const STATUSES: [&str; 6] =
+    ["Available", "Away from desk", "At Lunch", "Available, No ACD", "Follow Up", "In a meeting"];
 
 /// The statements that write `sizes` of history for every user, the first day starting at
 /// `first_day` (Unix ms), nothing at or after `until`.
 fn seed_sql(postgres: bool, sizes: &Sizes, first_day: i64, until: i64) -> Vec<String> {
     let gap = DAY / sizes.changes_per_day;
-    let status = STATUSES
-        .iter()
-        .enumerate()
-        .map(|(i, s)| format!("WHEN {i} THEN '{s}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let status = STATUSES.iter().enumerate().map(|(i, s)| format!("WHEN {i} THEN '{s}'")).collect::<Vec<_>>().join(" ");
     let n = STATUSES.len();
     // Each user's changes are spread over the day, shifted by a per-user offset.
     let at = format!("{first_day} + d.day * {DAY} + c.k * {gap} + (u.id * 7919) % {gap}");
@@ -45,15 +41,16 @@ fn seed_sql(postgres: bool, sizes: &Sizes, first_day: i64, until: i64) -> Vec<St
         if postgres {
             format!("generate_series(0, {last}) {name}({column})")
         } else {
-            format!("(WITH RECURSIVE s(v) AS (SELECT 0 UNION ALL SELECT v + 1 FROM s WHERE v < {last}) SELECT v AS {column} FROM s) {name}")
+            format!(
+                "(WITH RECURSIVE s(v) AS (SELECT 0 UNION ALL SELECT v + 1 FROM s WHERE v < {last}) SELECT v AS {column} FROM s) {name}"
+            )
         }
     };
     let days = series("d", "day", sizes.days);
     let changes = series("c", "k", sizes.changes_per_day - 1);
     let phones = series("c", "k", 3);
-    let number = |offset: i64, per_day: i64| {
-        format!("{offset} + (u.id * {} + d.day) * {per_day} + c.k", sizes.days + 1)
-    };
+    let number =
+        |offset: i64, per_day: i64| format!("{offset} + (u.id * {} + d.day) * {per_day} + c.k", sizes.days + 1);
     vec![
         format!(
             "INSERT INTO history (id, at, user_id, username, kind, status_id, actor_type) \
@@ -158,8 +155,10 @@ pub async fn run(ctid: &str, sizes: &Sizes, database: Option<String>) -> Result<
     if !status.success() {
         return Err("user import failed".into());
     }
-    let now = i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis())
-        .unwrap_or(i64::MAX);
+    let now = i64::try_from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis(),
+    )
+    .unwrap_or(i64::MAX);
     let today = now.div_euclid(DAY) * DAY;
     let first_day = today - sizes.days * DAY;
     let seeded = Instant::now();

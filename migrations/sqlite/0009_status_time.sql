@@ -1,7 +1,9 @@
 -- Time in status, rolled up per UTC day: for each whole day a compactor has rolled up
 -- (`status_time_rolled`), the milliseconds each user spent in each status (`kind` 'status')
 -- and on the phone (`kind` 'phone', `status_id` ''). `day` counts days since 1970-01-01 UTC.
--- Read by the time-in-status report with the raw history for the days not rolled up.
+-- Read by the time-in-status report with the raw history for the days not rolled up: in key
+-- order, summed per user and status over the days of a window (no index by day, which would
+-- read the rows out of that order).
 
 CREATE TABLE status_time_days (
     user_id INTEGER NOT NULL,
@@ -11,8 +13,6 @@ CREATE TABLE status_time_days (
     ms INTEGER NOT NULL,
     PRIMARY KEY (user_id, kind, status_id, day)
 ) WITHOUT ROWID;
-
-CREATE INDEX status_time_days_by_day ON status_time_days (day);
 
 CREATE TABLE status_time_rolled (
     day INTEGER PRIMARY KEY NOT NULL,

@@ -64,8 +64,11 @@ fn report_sql(pieces: &[Piece], users: &[i64], args: &mut Vec<Value<'static>>) -
         let ranges = vec!["(day >= ? AND day < ?)"; days.len()].join(" OR ");
         let filter =
             if users.is_empty() { String::new() } else { format!(" AND user_id IN ({})", placeholders(users.len())) };
-        sources
-            .push(format!("SELECT user_id, kind, status_id AS sid, ms FROM status_time_days WHERE ({ranges}){filter}"));
+        // Summed in the table's key order, which streams the grouping.
+        sources.push(format!(
+            "SELECT user_id, kind, status_id AS sid, CAST(sum(ms) AS BIGINT) AS ms FROM status_time_days \
+             WHERE ({ranges}){filter} GROUP BY user_id, kind, status_id"
+        ));
         args.extend(days.iter().flat_map(|&(a, b)| [Value::from(a), b.into()]));
         args.extend(users.iter().map(|&u| Value::from(u)));
     }
@@ -75,8 +78,8 @@ fn report_sql(pieces: &[Piece], users: &[i64], args: &mut Vec<Value<'static>>) -
         sources.push(raw_time(&spans, users, args));
     }
     format!(
-        "SELECT t.user_id, u.username, t.kind, t.sid, CAST(sum(t.ms) AS BIGINT) AS ms FROM ({}) t \
-         JOIN users u ON u.id = t.user_id GROUP BY t.user_id, u.username, t.kind, t.sid",
+        "SELECT t.user_id, u.username, t.kind, t.sid, t.ms FROM (SELECT user_id, kind, sid, \
+         CAST(sum(ms) AS BIGINT) AS ms FROM ({}) s GROUP BY user_id, kind, sid) t JOIN users u ON u.id = t.user_id",
         sources.join(" UNION ALL ")
     )
 }
