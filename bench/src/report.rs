@@ -39,7 +39,7 @@ fn seed_sql(postgres: bool, sizes: &Sizes, first_day: i64, until: i64) -> Vec<St
     let at = format!("{first_day} + d.day * {DAY} + c.k * {gap} + (u.id * 7919) % {gap}");
     let series = |name: &str, column: &str, last: i64| {
         if postgres {
-            format!("generate_series(0, {last}) {name}({column})")
+            format!("generate_series(CAST(0 AS BIGINT), {last}) {name}({column})")
         } else {
             format!(
                 "(WITH RECURSIVE s(v) AS (SELECT 0 UNION ALL SELECT v + 1 FROM s WHERE v < {last}) SELECT v AS {column} FROM s) {name}"
@@ -49,13 +49,14 @@ fn seed_sql(postgres: bool, sizes: &Sizes, first_day: i64, until: i64) -> Vec<St
     let days = series("d", "day", sizes.days);
     let changes = series("c", "k", sizes.changes_per_day - 1);
     let phones = series("c", "k", 3);
+    // Numbered in time order, as ctid writes them (a span of time is then a span of rows).
     let number =
-        |offset: i64, per_day: i64| format!("{offset} + (u.id * {} + d.day) * {per_day} + c.k", sizes.days + 1);
+        |offset: i64, per_day: i64| format!("{offset} + (d.day * {per_day} + c.k) * {} + u.id", sizes.users + 1);
     vec![
         format!(
             "INSERT INTO history (id, at, user_id, username, kind, status_id, actor_type) \
              SELECT {}, {at}, u.id, u.username, 'status', CASE (u.id + d.day * 7 + c.k) % {n} {status} END, 'user' \
-             FROM users u, {days}, {changes} WHERE {at} < {until}",
+             FROM {days}, {changes}, users u WHERE {at} < {until}",
             number(1_000_000_000_000, sizes.changes_per_day)
         ),
         // On the phone twice a day, for about a fortieth of a day each time.
@@ -63,7 +64,7 @@ fn seed_sql(postgres: bool, sizes: &Sizes, first_day: i64, until: i64) -> Vec<St
             "INSERT INTO history (id, at, user_id, username, kind, on_phone, actor_type) \
              SELECT {}, {first_day} + d.day * {DAY} + (c.k / 2) * {half} + (c.k % 2) * {call} + (u.id * 13) % {call}, \
              u.id, u.username, 'phone', 1 - c.k % 2, 'pbx' \
-             FROM users u, {days}, {phones} WHERE {first_day} + d.day * {DAY} + (c.k / 2) * {half} + (c.k % 2) * {call} \
+             FROM {days}, {phones}, users u WHERE {first_day} + d.day * {DAY} + (c.k / 2) * {half} + (c.k % 2) * {call} \
              + (u.id * 13) % {call} < {until}",
             number(2_000_000_000_000, 4),
             half = DAY / 2,
