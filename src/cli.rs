@@ -126,6 +126,9 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Apply database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Roll up the time in status of the UTC days ended (what `ctid serve` does every minute)
+    /// and exit.
+    RollUp(DatabaseArgs),
     /// Manage the web-service users of the configuration API.
     #[command(name = "webservice-user", subcommand)]
     WebserviceUser(WebserviceUserCommand),
@@ -245,6 +248,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             store.close().await;
             eprintln!("ctid: migrations applied to {}", db.database);
             Ok(())
+        }
+        Command::RollUp(db) => {
+            let store = open(&db.database).await?;
+            let result = crate::app::reports::roll_up(store.as_ref(), crate::app::now_ms()).await;
+            store.close().await;
+            let days = result.map_err(|e| e.to_string())?;
+            write_stdout(&format!("rolled up {days} days\n"))
         }
         Command::WebserviceUser(command) => webservice_user(command).await,
         Command::User(UserCommand::Import { file, database }) => {
@@ -457,6 +467,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let lifecycle = tokio::spawn(state.presence.clone().run_lifecycle());
     let history_days = std::time::Duration::from_secs(args.history_retention_days * 86_400);
     let history_purger = tokio::spawn(purge_history(state.store.clone(), history_days));
+    let compactor = tokio::spawn(compact(store.clone()));
     let presence = state.presence.clone();
     let shutdown = async move {
         shutdown_signal().await;
@@ -470,6 +481,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     history_purger.abort();
     webhooks.abort();
     deliverer.release().await;
+    compactor.abort();
     store.close().await;
     tracing::info!("stopped");
     result.map_err(|e| format!("server error: {e}"))
@@ -505,6 +517,20 @@ async fn purge_history(store: Arc<dyn Store>, retention: std::time::Duration) {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "history records past their retention purged"),
             Err(err) => tracing::warn!(error = %err, "purging the history failed"),
+        }
+    }
+}
+
+/// Every minute: rolls up the time in status of the UTC days ended (see
+/// [`crate::app::reports::roll_up`]).
+async fn compact(store: Arc<dyn Store>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match crate::app::reports::roll_up(store.as_ref(), crate::app::now_ms()).await {
+            Ok(0) => {}
+            Ok(days) => tracing::info!(days, "time in status rolled up"),
+            Err(err) => tracing::warn!(error = %err, "rolling up the time in status failed"),
         }
     }
 }

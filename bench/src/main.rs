@@ -9,6 +9,7 @@ mod client;
 mod fanout;
 mod load;
 mod process;
+mod report;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -406,7 +407,7 @@ async fn main() -> std::process::ExitCode {
     let ctid = args.iter().position(|a| a == "--ctid").and_then(|i| args.get(i + 1)).cloned();
     let Some(ctid) = ctid else {
         eprintln!(
-            "usage: ctid-bench --ctid PATH [--smoke] [--database URL] [--sessions N] [--fanout-rate N] [--fanout-seconds N] [--only ABC]\n       ctid-bench baseline --listen ADDR"
+            "usage: ctid-bench --ctid PATH [--smoke] [--database URL] [--sessions N] [--fanout-rate N] [--fanout-seconds N] [--only ABCR]\n       ctid-bench baseline --listen ADDR"
         );
         return std::process::ExitCode::FAILURE;
     };
@@ -423,14 +424,40 @@ async fn main() -> std::process::ExitCode {
     }
     let database = args.iter().position(|a| a == "--database").and_then(|i| args.get(i + 1)).cloned();
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned().unwrap_or_default();
-    match run(&ctid, &sizes, database, &only.to_uppercase()).await {
-        Ok(rows) => {
-            print_table(&rows);
-            std::process::ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("ctid-bench: {err}");
-            std::process::ExitCode::FAILURE
+    let only = only.to_uppercase();
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let mut rows = Vec::new();
+    // R seeds a database of its own: a fresh SQLite file, or the empty database given when R
+    // runs alone.
+    let report_database = match &database {
+        Some(url) if only == "R" => Some(Some(url.clone())),
+        Some(_) => None,
+        None => Some(None),
+    };
+    if only.is_empty() || only.contains('R') {
+        match report_database {
+            Some(url) => {
+                let sizes = if smoke { &report::SMOKE } else { &report::FULL };
+                match report::run(&ctid, sizes, url).await {
+                    Ok(report) => rows.extend(report),
+                    Err(err) => {
+                        eprintln!("ctid-bench: {err}");
+                        return std::process::ExitCode::FAILURE;
+                    }
+                }
+            }
+            None => eprintln!("scenario R needs a database of its own: run it alone (--only R) on --database"),
         }
     }
+    if only.is_empty() || only.chars().any(|c| c != 'R') {
+        match run(&ctid, &sizes, database, &only).await {
+            Ok(more) => rows.extend(more),
+            Err(err) => {
+                eprintln!("ctid-bench: {err}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
+    print_table(&rows);
+    std::process::ExitCode::SUCCESS
 }

@@ -45,7 +45,8 @@ pub async fn export<E: From<super::AppError>>(
     }
 }
 
-/// Forgets records older than `retention`, a batch at a time; returns how many.
+/// Forgets records older than `retention`, a batch at a time, but each user's last status
+/// and phone records; and the reports' daily totals of the days before; returns how many records.
 pub async fn purge(store: &dyn Store, retention: Duration) -> AppResult<u64> {
     let cutoff = super::now_ms() - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX / 2);
     let mut purged = 0;
@@ -53,6 +54,8 @@ pub async fn purge(store: &dyn Store, retention: Duration) -> AppResult<u64> {
         let batch = store.purge_history(cutoff, PURGE_BATCH).await?;
         purged += batch;
         if batch < u64::try_from(PURGE_BATCH).unwrap_or(u64::MAX) {
+            // The reports' daily totals go with the records they were made of.
+            store.purge_rollups(crate::domain::report::day_of(cutoff)).await?;
             return Ok(purged);
         }
         // Let other writers in between batches.

@@ -10,6 +10,7 @@
 pub mod cti_profiles;
 pub mod history;
 pub mod import;
+pub mod reports;
 pub mod scheduled_statuses;
 pub mod status_messages;
 pub mod telephony;

@@ -10,6 +10,7 @@ pub mod history;
 pub mod listing;
 pub mod permissions;
 pub mod presence;
+pub mod report;
 pub mod schedule;
 pub mod schema;
 pub mod session;

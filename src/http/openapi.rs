@@ -11,8 +11,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::icws;
 use super::xivo::resources::{
-    cti_profiles, lines, scheduled_statuses, status_history, status_messages, telephony, user_cti_profile, users,
-    webhooks,
+    cti_profiles, lines, scheduled_statuses, status_history, status_messages, status_reports, telephony,
+    user_cti_profile, users, webhooks,
 };
 use crate::presence::render;
 
@@ -29,6 +29,7 @@ use crate::presence::render;
         status_history::list, status_history::list_user,
         lines::list, lines::get, lines::create, lines::update, lines::delete,
         lines::list_user_lines, lines::associate, lines::get_user_line, lines::dissociate,
+        status_reports::time_in_status,
         telephony::report, telephony::resync, telephony::active,
         webhooks::list, webhooks::get, webhooks::create, webhooks::update, webhooks::delete, webhooks::deliveries,
         icws::connection::login, icws::connection::get, icws::connection::delete, icws::connection::get_version,
@@ -39,6 +40,7 @@ use crate::presence::render;
         icws::status::status_messages, icws::status::user_access, icws::status::get_user_status,
         icws::status::put_user_status, icws::status::scheduled_statuses, icws::status::get_previous_info,
         icws::status::status_history,
+        icws::status::time_in_status,
         icws::messaging::subscribe_statuses, icws::messaging::unsubscribe_statuses, icws::messaging::subscribe_catalog,
         icws::messaging::unsubscribe_catalog, icws::messaging::subscribe_access, icws::messaging::unsubscribe_access,
         icws::messaging::subscribe_previous_info, icws::messaging::unsubscribe_previous_info,

@@ -21,6 +21,7 @@ mod login;
 pub mod mailbox;
 mod previous_info;
 pub mod render;
+mod reports;
 pub mod sessions;
 mod status;
 mod subscriptions;

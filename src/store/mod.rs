@@ -22,7 +22,7 @@ pub use events::EventLog;
 pub use postgres::{PgBackend, PgLog, PgStore};
 pub use sqlite::{SqliteBackend, SqliteLog, SqliteStore};
 pub use traits::{
-    AuthTokens, Catalog, Handle, History, Lifecycle, Profiles, Statuses, Store, Telephony, Users, Webhooks,
+    AuthTokens, Catalog, Handle, History, Lifecycle, Profiles, Reports, Statuses, Store, Telephony, Users, Webhooks,
     WebserviceUsers,
 };
 

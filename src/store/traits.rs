@@ -7,9 +7,10 @@ use super::cache::CacheSync;
 use super::{ActiveCall, ImportedUser, StoreResult, StoredUser};
 use crate::domain::auth_token::AuthToken;
 use crate::domain::cti_profile::{CtiProfile, CtiProfileFields};
-use crate::domain::history::{HistoryQuery, HistoryRecord};
+use crate::domain::history::{HistoryQuery, HistoryRecord, Window};
 use crate::domain::listing::UserListQuery;
 use crate::domain::presence::{PreviousInfo, Timestamp, UserStatus};
+use crate::domain::report::UserTime;
 use crate::domain::schedule::{ScheduleFields, ScheduledStatus, Transition};
 use crate::domain::session::Cause;
 use crate::domain::status::StatusMessage;
@@ -193,6 +194,21 @@ pub trait Webhooks: Send + Sync + 'static {
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
 }
 
+/// Reports over the history, and the daily rollups they read (see [`crate::domain::report`]).
+#[async_trait]
+pub trait Reports: Send + Sync + 'static {
+    /// The time each user that exists now (those of `users`, or all when empty) spent in each
+    /// status and on the phone within `window`, up to `now_ms`; users without any time left
+    /// out; by user id.
+    async fn time_in_status(&self, window: Window, users: &[i64], now_ms: i64) -> StoreResult<Vec<UserTime>>;
+    /// Rolls up the next UTC day not rolled up yet, if it ended before `ended_before` and
+    /// starts at or after day `first_day` (days since 1970-01-01): the day done (by this
+    /// instance or another one), `None` when no day is due.
+    async fn roll_up_next_day(&self, ended_before: i64, first_day: i64) -> StoreResult<Option<i64>>;
+    /// Forgets the rollups of the days before `day`; returns how many rows went.
+    async fn purge_rollups(&self, day: i64) -> StoreResult<u64>;
+}
+
 /// Single-use login tokens (ICWS `authToken`).
 #[async_trait]
 pub trait AuthTokens: Send + Sync + 'static {
@@ -223,6 +239,7 @@ pub trait Store:
     + Lifecycle
     + History
     + Webhooks
+    + Reports
     + Profiles
     + Catalog
     + WebserviceUsers
@@ -238,6 +255,7 @@ impl<T> Store for T where
         + Lifecycle
         + History
         + Webhooks
+        + Reports
         + Profiles
         + Catalog
         + WebserviceUsers

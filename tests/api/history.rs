@@ -258,6 +258,12 @@ async fn records_past_the_retention_are_purged() {
          VALUES (1000000, {old}, {agent}, 'agent', 'status', 'At Lunch', 'user')"
     );
     run_sql(&url, &insert).await;
+    // The only record of another user: their last status, kept however old.
+    let only = format!(
+        "INSERT INTO history (id, at, user_id, username, kind, status_id, actor_type) \
+         VALUES (1000001, {old}, 999, 'gone', 'status', 'Gone Home', 'user')"
+    );
+    run_sql(&url, &only).await;
     let week =
         format!("/1.1/users/{agent}/status_history?from={}&to={}", iso(old - 86_400_000), iso(old + 4 * 86_400_000));
     let app = TestApp::spawn_at(&url, &["--history-retention-days", "7"], &[]).await;
@@ -269,6 +275,8 @@ async fn records_past_the_retention_are_purged() {
         let items = records(&app, &week).await;
         if items.len() == 1 {
             assert_eq!(items[0]["actor"]["type"], "admin");
+            let kept = format!("/1.1/status_history?user_id=999&from={}&to={}", iso(old - 1000), iso(old + 1000));
+            assert_eq!(records(&app, &kept).await.len(), 1);
             break;
         }
         assert!(std::time::Instant::now() < deadline, "not purged: {items:#?}");

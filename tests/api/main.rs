@@ -28,6 +28,7 @@ mod openapi;
 mod pbx;
 mod permissions;
 mod postgres_tls;
+mod reports;
 mod request_id;
 mod robustness;
 mod secrets;

@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/{session_id}/status/status-messages-user-access/{user_id}", get(status::user_access))
         .route("/{session_id}/status/scheduled-statuses/{user_id}", get(status::scheduled_statuses))
         .route("/{session_id}/status/status-history/{user_id}", get(status::status_history))
+        .route("/{session_id}/status/time-in-status/{user_id}", get(status::time_in_status))
         .route(
             "/{session_id}/status/user-statuses/{user_id}",
             get(status::get_user_status).put(status::put_user_status),

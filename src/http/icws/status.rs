@@ -361,3 +361,59 @@ pub async fn status_history(
 
 // The OpenAPI document and the docs state the cap as a literal.
 const _: () = assert!(USER_HISTORY_CAP == 1000);
+
+/// The time a user spent in each status and on the phone over a window (ctid extension).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeInStatus {
+    /// RFC 3339, UTC.
+    pub from: String,
+    /// RFC 3339, UTC.
+    pub to: String,
+    /// In catalog display order; empty when the user has no time in the window.
+    pub statuses: Vec<StatusTimeItem>,
+    pub on_phone_seconds: f64,
+}
+
+/// The time spent in one status.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusTimeItem {
+    pub status_id: String,
+    /// `null` for a status no longer in the catalog.
+    #[schema(required = true)]
+    pub group_tag: Option<String>,
+    /// Seconds, with millisecond precision.
+    pub seconds: f64,
+}
+
+/// The time a user spent in each status and on the phone within `[from, to)`, up to now (ctid
+/// extension), under the same view rights as their status. `from` and `to` as in
+/// `/1.1/status_reports/time_in_status`.
+#[utoipa::path(get, path = "/icws/{sessionId}/status/time-in-status/{userId}",
+    operation_id = "icws_get_time_in_status", tag = "icws status", security(("icws_session" = [])),
+    params(("sessionId" = String, Path), ("userId" = String, Path),
+        ("from" = Option<String>, Query, description = "RFC 3339; default: `to` minus 24 hours"),
+        ("to" = Option<String>, Query, description = "RFC 3339; default: `from` plus 24 hours, at most now")),
+    responses((status = 200, body = TimeInStatus), (status = 400, body = super::error::IcwsErrorBody),
+        (status = 401, body = super::error::IcwsErrorBody), (status = 403, body = super::error::IcwsErrorBody),
+        (status = 404, body = super::error::IcwsErrorBody)))]
+pub async fn time_in_status(
+    State(state): State<AppState>,
+    IcwsSession(session): IcwsSession,
+    Path((_, user)): Path<(String, String)>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<IcwsJson<TimeInStatus>, IcwsError> {
+    let window = history_window(&params)?;
+    let time = state.presence.time_in_status(&session, &user, window).await?;
+    let (statuses, on_phone_ms) = time.map_or((Vec::new(), 0), |t| (t.statuses, t.on_phone_ms));
+    Ok(ok(TimeInStatus {
+        from: format_rfc3339_ms(window.from),
+        to: format_rfc3339_ms(window.to),
+        statuses: statuses
+            .into_iter()
+            .map(|s| StatusTimeItem { status_id: s.status_id, group_tag: s.group_tag, seconds: s.ms as f64 / 1000.0 })
+            .collect(),
+        on_phone_seconds: on_phone_ms as f64 / 1000.0,
+    }))
+}

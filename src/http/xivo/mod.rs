@@ -19,8 +19,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use self::error::{XivoError, generic_message};
 use self::resources::{
-    cti_profiles, lines, scheduled_statuses, status_history, status_messages, telephony, user_cti_profile, users,
-    webhooks,
+    cti_profiles, lines, scheduled_statuses, status_history, status_messages, status_reports, telephony,
+    user_cti_profile, users, webhooks,
 };
 use super::AppState;
 
@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/users/{user_id}/lines/{line_id}", get(lines::get_user_line).delete(lines::dissociate))
         .route("/lines", get(lines::list).post(lines::create))
         .route("/lines/{id}", get(lines::get).put(lines::update).delete(lines::delete))
+        .route("/status_reports/time_in_status", get(status_reports::time_in_status))
         .route("/telephony/events", axum::routing::post(telephony::report))
         .route("/telephony/calls", get(telephony::active).put(telephony::resync))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))

@@ -67,6 +67,14 @@ mod tests {
     }
 
     #[test]
+    fn csv_is_named_explicitly() {
+        assert!(super::accepts_csv("text/csv"));
+        assert!(super::accepts_csv("application/json;q=0.5, text/csv"));
+        assert!(!super::accepts_csv("text/csv;q=0"));
+        assert!(!super::accepts_csv("*/*"));
+    }
+
+    #[test]
     fn ranges_without_json_are_refused() {
         for accept in ["text/html", "application/xml", "application/json;q=0", "image/*"] {
             assert!(!accepts_json(accept), "{accept}");

@@ -4,13 +4,16 @@ use async_trait::async_trait;
 
 use super::CachedStore;
 use crate::domain::auth_token::AuthToken;
-use crate::domain::history::{HistoryQuery, HistoryRecord};
+use crate::domain::history::{HistoryQuery, HistoryRecord, Window};
 use crate::domain::presence::{Timestamp, UserStatus};
+use crate::domain::report::UserTime;
 use crate::domain::schedule::{ScheduleFields, ScheduledStatus, Transition};
 use crate::domain::telephony::{CallEvent, Line, LineFields};
 use crate::domain::webhook::{Delivery, Outcome, Webhook, WebhookFields};
 use crate::domain::webservice_user::WebserviceUser;
-use crate::store::{ActiveCall, AuthTokens, History, Lifecycle, StoreResult, Telephony, Webhooks, WebserviceUsers};
+use crate::store::{
+    ActiveCall, AuthTokens, History, Lifecycle, Reports, StoreResult, Telephony, Webhooks, WebserviceUsers,
+};
 
 #[async_trait]
 impl WebserviceUsers for CachedStore {
@@ -213,5 +216,20 @@ impl CachedStore {
                 e.statuses.remove(&user_id);
             }),
         }
+    }
+}
+
+#[async_trait]
+impl Reports for CachedStore {
+    async fn time_in_status(&self, window: Window, users: &[i64], now_ms: i64) -> StoreResult<Vec<UserTime>> {
+        self.inner.time_in_status(window, users, now_ms).await
+    }
+
+    async fn roll_up_next_day(&self, ended_before: i64, first_day: i64) -> StoreResult<Option<i64>> {
+        self.inner.roll_up_next_day(ended_before, first_day).await
+    }
+
+    async fn purge_rollups(&self, day: i64) -> StoreResult<u64> {
+        self.inner.purge_rollups(day).await
     }
 }

@@ -140,7 +140,11 @@ impl<B: Backend> History for SqlStore<B> {
     }
 
     async fn purge_history(&self, before: i64, batch: i64) -> StoreResult<u64> {
-        let sql = "DELETE FROM history WHERE id IN (SELECT id FROM history WHERE at < ? ORDER BY at LIMIT ?)";
+        // A user's last status and phone records stay, however old: they tell the reports
+        // (and previous info) what the user has held since.
+        let sql = "DELETE FROM history WHERE id IN (SELECT h.id FROM history h WHERE h.at < ? \
+                   AND (h.kind NOT IN ('status', 'phone') OR EXISTS (SELECT 1 FROM history n \
+                   WHERE n.user_id = h.user_id AND n.kind = h.kind AND n.at > h.at)) ORDER BY h.at LIMIT ?)";
         Ok(self.backend.writer().await?.run(sql, &[before.into(), batch.into()]).await?)
     }
 

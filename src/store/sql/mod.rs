@@ -25,6 +25,7 @@ pub(crate) mod constraints;
 pub(crate) mod history;
 pub(crate) mod log;
 mod profiles;
+mod reports;
 mod schedules;
 mod schema;
 mod statuses;

@@ -5,6 +5,7 @@ pub mod lines;
 pub mod scheduled_statuses;
 pub mod status_history;
 pub mod status_messages;
+pub mod status_reports;
 pub mod telephony;
 pub mod user_cti_profile;
 pub mod users;
