@@ -19,24 +19,43 @@ pub fn accepts_json(accept: &str) -> bool {
     })
 }
 
-/// The media ranges of an `Accept` value that are not refused (`q=0`), lower-cased.
-fn admitted(accept: &str) -> impl Iterator<Item = String> + '_ {
-    accept.split(',').filter_map(|range| {
+/// The media ranges of an `Accept` value, lower-cased, with their quality (1 by default).
+fn ranges(accept: &str) -> impl Iterator<Item = (String, f32)> + '_ {
+    accept.split(',').map(|range| {
         let mut parts = range.split(';');
         let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-        let refused = parts.any(|p| {
-            let (key, value) = p.split_once('=').unwrap_or((p, ""));
-            key.trim().eq_ignore_ascii_case("q") && value.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
-        });
-        (!refused).then_some(media)
+        let quality = parts
+            .find_map(|p| {
+                let (key, value) = p.split_once('=').unwrap_or((p, ""));
+                key.trim().eq_ignore_ascii_case("q").then(|| value.trim().parse::<f32>().unwrap_or(0.0))
+            })
+            .unwrap_or(1.0);
+        (media, quality)
     })
 }
 
-/// Does the request ask for CSV (`text/csv` admitted, and no JSON range named)?
+/// The media ranges of an `Accept` value that are not refused (`q=0`), lower-cased.
+fn admitted(accept: &str) -> impl Iterator<Item = String> + '_ {
+    ranges(accept).filter_map(|(media, quality)| (quality > 0.0).then_some(media))
+}
+
+/// Does the request ask for CSV: `text/csv` named, and preferred to JSON if that is named too?
 pub fn prefers_csv(headers: &HeaderMap) -> bool {
-    let ranges: Vec<String> =
-        headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(admitted).collect();
-    ranges.iter().any(|m| m == "text/csv") && !ranges.iter().any(|m| m == "application/json")
+    let quality = |wanted: &str| {
+        headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(ranges)
+            .filter(|(media, _)| media == wanted)
+            .map(|(_, quality)| quality)
+            .fold(None, |best: Option<f32>, q| Some(best.map_or(q, |b| b.max(q))))
+    };
+    match (quality("text/csv"), quality("application/json")) {
+        (Some(csv), Some(json)) => csv > 0.0 && csv > json,
+        (Some(csv), None) => csv > 0.0,
+        (None, _) => false,
+    }
 }
 
 /// The resources that also answer in CSV.
@@ -68,10 +87,16 @@ mod tests {
 
     #[test]
     fn csv_is_named_explicitly() {
-        assert!(super::accepts_csv("text/csv"));
-        assert!(super::accepts_csv("application/json;q=0.5, text/csv"));
-        assert!(!super::accepts_csv("text/csv;q=0"));
-        assert!(!super::accepts_csv("*/*"));
+        let prefers = |accept: &str| {
+            let mut headers = super::HeaderMap::new();
+            headers.insert(super::header::ACCEPT, accept.parse().expect("header value"));
+            super::prefers_csv(&headers)
+        };
+        assert!(prefers("text/csv"));
+        assert!(prefers("application/json;q=0.5, text/csv"));
+        assert!(!prefers("application/json, text/csv;q=0.5"));
+        assert!(!prefers("text/csv;q=0"));
+        assert!(!prefers("*/*"));
     }
 
     #[test]
