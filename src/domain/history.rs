@@ -184,9 +184,9 @@ impl HistoryQuery {
                     Ok(limit) if limit <= MAX_LIMIT => query.limit = Some(limit),
                     _ => invalid.push("limit".to_string()),
                 },
-                "skip" | "offset" => match value.parse::<u64>() {
-                    Ok(skip) => query.skip = skip,
-                    Err(_) => invalid.push("skip".to_string()),
+                "skip" | "offset" => match value.parse::<i64>().ok().and_then(|skip| u64::try_from(skip).ok()) {
+                    Some(skip) => query.skip = skip,
+                    None => invalid.push("skip".to_string()),
                 },
                 "direction" => match value {
                     "asc" => query.direction = Direction::Asc,

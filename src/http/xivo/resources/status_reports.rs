@@ -97,9 +97,9 @@ fn csv_body(items: &[UserTimeBody]) -> Result<Vec<u8>, XivoError> {
         ("to" = Option<String>, Query, description = "RFC 3339; default: `from` plus 24 hours, at most now; at most 400 days after `from`"),
         ("user_id" = Option<Vec<i64>>, Query, explode = true, description = "Only these users (at most 1000)")),
     responses(
-        (status = 200, body = TimeInStatusReport, content_type = "application/json"),
-        (status = 200, body = String, content_type = "text/csv",
-            description = "Header `user_id,username,status_id,group_tag,seconds`, one row per user and status"),
+        (status = 200, description = "JSON, or with `Accept: text/csv` a header \
+            `user_id,username,status_id,group_tag,seconds` then one row per user and status",
+            content((TimeInStatusReport = "application/json"), (String = "text/csv"))),
         (status = 400, body = Vec<String>)))]
 pub async fn time_in_status(
     State(state): State<AppState>,
