@@ -31,7 +31,7 @@ pub(crate) async fn record<C: Conn + ?Sized>(c: &mut C, seqs: &[i64], events: &[
             let v = &entry.values;
             let (subject, name) = match &entry.actor_name {
                 ActorName::None => (false, None),
-                ActorName::Given(name) => (false, Some(name.clone())),
+                ActorName::Given(name) => (false, Some(name.as_str())),
                 ActorName::Subject => (true, None),
             };
             args.extend([
@@ -40,13 +40,13 @@ pub(crate) async fn record<C: Conn + ?Sized>(c: &mut C, seqs: &[i64], events: &[
                 entry.user_id.into(),
                 entry.user_id.into(),
                 entry.kind.as_str().into(),
-                v.status_id.clone().into(),
-                v.notes.clone().into(),
-                v.forward_number.clone().into(),
+                (&v.status_id).into(),
+                (&v.notes).into(),
+                (&v.forward_number).into(),
                 v.until.into(),
                 Value::Int(v.on_phone.map(i64::from)),
-                v.station.clone().into(),
-                v.session_id.clone().into(),
+                (&v.station).into(),
+                (&v.session_id).into(),
                 entry.actor.as_str().into(),
                 subject.into(),
                 entry.user_id.into(),
