@@ -82,6 +82,19 @@ fn print_table(rows: &[Row]) {
     }
 }
 
+/// Writes `text` (a users CSV) to `csv` and imports it with `ctid user import`.
+fn import_users(ctid: &str, csv: &std::path::Path, text: &str, database: &str) -> Result<(), String> {
+    std::fs::write(csv, text).map_err(|e| e.to_string())?;
+    let status = std::process::Command::new(ctid)
+        .args(["user", "import"])
+        .arg(csv)
+        .args(["--database", database])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    if status.success() { Ok(()) } else { Err("user import failed".into()) }
+}
+
 fn basic() -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("admin:{ADMIN_PASSWORD}")))
 }
@@ -212,18 +225,8 @@ async fn run(ctid: &str, sizes: &Sizes, database: Option<String>, only: &str) ->
             if i < sizes.login_users { (password(i), if i == 0 { 1 } else { 2 }) } else { (String::new(), 2) };
         text.push_str(&format!("First{i},Last{i},{},{pass},{profile}\n", user_name(i)));
     }
-    std::fs::write(&csv, text).map_err(|e| e.to_string())?;
     let imported = Instant::now();
-    let status = std::process::Command::new(ctid)
-        .args(["user", "import"])
-        .arg(&csv)
-        .args(["--database", &database])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .map_err(|e| e.to_string())?;
-    if !status.success() {
-        return Err("user import failed".into());
-    }
+    import_users(ctid, &csv, &text, &database)?;
     eprintln!("imported {} users in {:.1} s", sizes.users, imported.elapsed().as_secs_f64());
 
     // Baseline first, measured by the same load generator.

@@ -145,17 +145,7 @@ pub async fn run(ctid: &str, sizes: &Sizes, database: Option<String>) -> Result<
     for i in 0..sizes.users {
         text.push_str(&format!("First{i},Last{i},agent{i}\n"));
     }
-    std::fs::write(&csv, text).map_err(|e| e.to_string())?;
-    let status = std::process::Command::new(ctid)
-        .args(["user", "import"])
-        .arg(&csv)
-        .args(["--database", &database])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .map_err(|e| e.to_string())?;
-    if !status.success() {
-        return Err("user import failed".into());
-    }
+    super::import_users(ctid, &csv, &text, &database)?;
     let now = i64::try_from(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis(),
     )
